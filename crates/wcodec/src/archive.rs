@@ -1,0 +1,164 @@
+//! Reading `.wcodec` files: random access to any tensor, and byte-identical rebuilding of the
+//! source file with bounded memory.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+
+use crate::batch::batch_ranges;
+use crate::error::{Error, Result};
+use crate::format::header::{Header, TensorEntry};
+use crate::format::preamble::Preamble;
+use crate::io::{map_file, Mapped};
+use crate::progress::Progress;
+use crate::source::safetensors;
+use crate::tensor::decode_tensor_into;
+
+/// Tensors decoded together before being written out: bounds the memory of a rebuild to the
+/// largest tensor or this much, whichever is larger, while keeping every core busy on small ones.
+pub const DECODE_BATCH_BYTES: u64 = 32 << 20;
+
+/// An open `.wcodec` file.
+pub struct Archive {
+    bytes: Mapped,
+    preamble: Preamble,
+    header: Header,
+    index: std::collections::HashMap<String, usize>,
+    path: Option<PathBuf>,
+}
+
+impl Archive {
+    /// Opens and validates a file (preamble, header, tensor table; tensor data is checked when
+    /// decoded).
+    pub fn open(path: &Path) -> Result<Archive> {
+        let bytes = map_file(path)?;
+        let mut a = Archive::parse(bytes)?;
+        a.path = Some(path.to_path_buf());
+        Ok(a)
+    }
+
+    /// Parses a file image held in memory.
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Archive> {
+        Archive::parse(Mapped::Owned(bytes))
+    }
+
+    fn parse(bytes: Mapped) -> Result<Archive> {
+        let preamble = Preamble::parse(&bytes)?;
+        let stored = &bytes[preamble.header_offset as usize..preamble.file_bytes as usize];
+        let header = Header::unpack(stored, &preamble)?;
+        if header.source.format == "safetensors" {
+            check_safetensors_source(&header)?;
+        }
+        let index = header.tensors.iter().enumerate().map(|(i, t)| (t.name.clone(), i)).collect();
+        Ok(Archive {
+            bytes,
+            preamble,
+            header,
+            index,
+            path: None,
+        })
+    }
+
+    /// The parsed header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The tensors, in payload order.
+    pub fn tensors(&self) -> &[TensorEntry] {
+        &self.header.tensors
+    }
+
+    /// XXH3-64 of the stored header: a cheap identity of the file's content.
+    pub fn header_xxh3(&self) -> u64 {
+        self.preamble.header_xxh3
+    }
+
+    /// Size of the file.
+    pub fn file_bytes(&self) -> u64 {
+        self.preamble.file_bytes
+    }
+
+    /// The path it was opened from, if any.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// Index of the tensor called `name`.
+    pub fn find(&self, name: &str) -> Result<usize> {
+        self.index.get(name).copied().ok_or_else(|| Error::TensorNotFound(name.to_owned()))
+    }
+
+    /// Decodes tensor `index` into `out` (exactly `raw_bytes` long) and checks its checksum.
+    pub fn decode_into(&self, index: usize, out: &mut [u8]) -> Result<()> {
+        let entry = self.header.tensors.get(index).ok_or_else(|| Error::TensorNotFound(format!("#{index}")))?;
+        decode_tensor_into(entry, &self.bytes, out)
+    }
+
+    /// Decodes tensor `index` into a new buffer.
+    pub fn decode(&self, index: usize) -> Result<Vec<u8>> {
+        let entry = self.header.tensors.get(index).ok_or_else(|| Error::TensorNotFound(format!("#{index}")))?;
+        let mut out = vec![0u8; usize::try_from(entry.raw_bytes).map_err(|_| Error::InvalidInput("tensor too large".into()))?];
+        self.decode_into(index, &mut out)?;
+        Ok(out)
+    }
+
+    /// Size of the rebuilt source file.
+    pub fn source_bytes(&self) -> u64 {
+        8 + self.header.source.header.len() as u64 + self.header.tensors.iter().map(|t| t.raw_bytes).sum::<u64>()
+    }
+
+    /// Rebuilds the source file into `w`, byte for byte; returns the XXH3-64 of what was written.
+    ///
+    /// Tensors are decoded in batches of about [`DECODE_BATCH_BYTES`] (in parallel) and written
+    /// in order, so memory stays bounded by the largest tensor plus one batch.
+    pub fn write_source(&self, w: &mut dyn Write, progress: &dyn Progress) -> Result<u64> {
+        if self.header.source.format != "safetensors" {
+            return Err(Error::InvalidInput(format!(
+                "cannot rebuild a source of format `{}`",
+                self.header.source.format
+            )));
+        }
+        let io_err = |e| Error::io("write", self.path.clone().unwrap_or_default(), e);
+        let mut hasher = xxhash_rust::xxh3::Xxh3::new();
+        progress.start(self.source_bytes());
+        let prefix = safetensors::prefix(&self.header.source.header);
+        hasher.update(&prefix);
+        w.write_all(&prefix).map_err(io_err)?;
+        for batch in batch_ranges(self.header.tensors.iter().map(|t| t.raw_bytes), DECODE_BATCH_BYTES) {
+            let decoded: Vec<Vec<u8>> = batch.clone().into_par_iter().map(|i| self.decode(i)).collect::<Result<_>>()?;
+            for bytes in decoded {
+                hasher.update(&bytes);
+                w.write_all(&bytes).map_err(io_err)?;
+                progress.advance(bytes.len() as u64);
+            }
+        }
+        Ok(hasher.digest())
+    }
+}
+
+/// The tensor table must describe exactly the tensors of the embedded safetensors header, in
+/// data order, or the rebuilt file would not be the original.
+fn check_safetensors_source(header: &Header) -> Result<()> {
+    let data_bytes = header
+        .tensors
+        .iter()
+        .try_fold(0u64, |acc, t| acc.checked_add(t.raw_bytes))
+        .ok_or_else(|| Error::corrupt("tensor sizes overflow"))?;
+    let source = safetensors::parse_header(&header.source.header, data_bytes)
+        .map_err(|e| Error::corrupt(format!("embedded source header: {e}")))?;
+    if source.len() != header.tensors.len() {
+        return Err(Error::corrupt(format!(
+            "source header has {} tensors, the file {}",
+            source.len(),
+            header.tensors.len()
+        )));
+    }
+    for (s, t) in source.iter().zip(&header.tensors) {
+        if s.name != t.name || s.dtype != t.dtype || s.shape != t.shape || s.end - s.begin != t.raw_bytes {
+            return Err(Error::tensor(&t.name, format!("does not match the source header entry `{}`", s.name)));
+        }
+    }
+    Ok(())
+}

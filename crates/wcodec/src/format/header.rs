@@ -1,0 +1,243 @@
+//! The JSON header (format.md §3): wire types, DEFLATE packing and structural validation.
+
+use serde::{Deserialize, Serialize};
+
+use super::{MAX_CHUNK_SYMBOLS, MIN_CHUNK_SYMBOLS, PREAMBLE_BYTES, REGION_ALIGN, VERSION};
+use crate::dtype::{element_count, Dtype};
+use crate::error::{Error, Result};
+use crate::plane::Coder;
+
+use super::preamble::Preamble;
+
+/// The whole header.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Header {
+    /// Format version (equals the preamble's).
+    pub version: u32,
+    /// The encoder that wrote the file, e.g. `wcodec 0.1.0`.
+    pub encoder: String,
+    /// Where the tensors came from, and what is needed to rebuild it.
+    pub source: SourceInfo,
+    /// Tensors in payload order (= source data order).
+    pub tensors: Vec<TensorEntry>,
+}
+
+/// The source file of a `.wcodec` file (format.md §3.1).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SourceInfo {
+    /// `safetensors` in version 1.
+    pub format: String,
+    /// The source file's name, without directories.
+    pub file_name: String,
+    /// XXH3-64 of the whole source file, checked after a rebuild.
+    #[serde(with = "hex_u64")]
+    pub file_xxh3: u64,
+    /// The source header, verbatim.
+    pub header: String,
+}
+
+/// How a tensor region is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encoding {
+    /// Verbatim bytes.
+    Raw,
+    /// Symbol planes (format.md §5).
+    Planes,
+}
+
+/// One tensor (format.md §3.2).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TensorEntry {
+    /// Unique name.
+    pub name: String,
+    /// Element type.
+    #[serde(with = "dtype_name")]
+    pub dtype: Dtype,
+    /// Shape (empty for a scalar).
+    pub shape: Vec<u64>,
+    /// Decoded size.
+    pub raw_bytes: u64,
+    /// XXH3-64 of the decoded bytes.
+    #[serde(with = "hex_u64")]
+    pub xxh3: u64,
+    /// Start of the tensor region.
+    pub offset: u64,
+    /// Size of the tensor region.
+    pub stored_bytes: u64,
+    /// Raw or planes.
+    pub encoding: Encoding,
+    /// Symbols per chunk (planes only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk_symbols: Option<u64>,
+    /// The planes (planes only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub planes: Vec<PlaneEntry>,
+    /// Informative: order-0 entropy bound of the tensor's planes, in bytes (rounded up).
+    #[serde(default)]
+    pub order0_bytes: u64,
+}
+
+/// One stored plane of a tensor.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PlaneEntry {
+    /// Raw or rANS.
+    pub coder: Coder,
+    /// Start of the plane.
+    pub offset: u64,
+    /// Stored size of the plane.
+    pub bytes: u64,
+}
+
+impl TensorEntry {
+    /// Symbols per plane: the number of words of the tensor.
+    pub fn plane_symbols(&self) -> u64 {
+        self.raw_bytes / self.dtype.plane_layout().n_planes() as u64
+    }
+}
+
+impl Header {
+    /// Serialises and compresses the header; returns (stored bytes, JSON size).
+    pub fn pack(&self) -> (Vec<u8>, u64) {
+        let json = serde_json::to_vec(self).expect("header serialises");
+        // Level 9: headers are small and compressed once; the bytes stay deterministic.
+        (miniz_oxide::deflate::compress_to_vec(&json, 9), json.len() as u64)
+    }
+
+    /// Inflates, parses and validates a header against its preamble.
+    pub fn unpack(stored: &[u8], preamble: &Preamble) -> Result<Header> {
+        if xxhash_rust::xxh3::xxh3_64(stored) != preamble.header_xxh3 {
+            return Err(Error::corrupt("header checksum mismatch"));
+        }
+        let json = miniz_oxide::inflate::decompress_to_vec_with_limit(stored, preamble.header_json_bytes as usize)
+            .map_err(|e| Error::corrupt(format!("header does not inflate: {e:?}")))?;
+        if json.len() as u64 != preamble.header_json_bytes {
+            return Err(Error::corrupt(format!(
+                "header inflates to {} bytes, preamble says {}",
+                json.len(),
+                preamble.header_json_bytes
+            )));
+        }
+        let header: Header =
+            serde_json::from_slice(&json).map_err(|e| Error::corrupt(format!("header JSON: {e}")))?;
+        if header.version != preamble.version {
+            return Err(Error::corrupt(format!(
+                "header version {} differs from preamble version {}",
+                header.version, preamble.version
+            )));
+        }
+        header.validate(preamble.header_offset)?;
+        Ok(header)
+    }
+
+    /// Checks every structural rule of format.md §3.2 (payload ends at `payload_end`).
+    pub fn validate(&self, payload_end: u64) -> Result<()> {
+        if self.version == 0 || self.version > VERSION {
+            return Err(Error::UnsupportedVersion {
+                found: self.version,
+                supported: VERSION,
+            });
+        }
+        let mut names = std::collections::HashSet::with_capacity(self.tensors.len());
+        let mut prev_end = PREAMBLE_BYTES;
+        for t in &self.tensors {
+            let bad = |detail: String| Error::tensor(&t.name, detail);
+            if !names.insert(t.name.as_str()) {
+                return Err(bad("duplicate tensor name".into()));
+            }
+            let expected = element_count(&t.shape)
+                .and_then(|n| t.dtype.bytes_for(n))
+                .ok_or_else(|| bad("shape overflows".into()))?;
+            if expected != t.raw_bytes {
+                return Err(bad(format!(
+                    "raw_bytes {} does not match {} of shape {:?} ({expected} bytes)",
+                    t.raw_bytes, t.dtype, t.shape
+                )));
+            }
+            if t.offset % REGION_ALIGN != 0 || t.offset < prev_end {
+                return Err(bad(format!("region offset {} is misaligned or overlaps", t.offset)));
+            }
+            let end = t
+                .offset
+                .checked_add(t.stored_bytes)
+                .filter(|&e| e <= payload_end)
+                .ok_or_else(|| bad(format!("region of {} bytes at {} runs past the payload", t.stored_bytes, t.offset)))?;
+            prev_end = end;
+            match t.encoding {
+                Encoding::Raw => {
+                    if t.stored_bytes != t.raw_bytes || !t.planes.is_empty() {
+                        return Err(bad("raw region size differs from raw_bytes".into()));
+                    }
+                }
+                Encoding::Planes => t.validate_planes(end).map_err(bad)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl TensorEntry {
+    fn validate_planes(&self, region_end: u64) -> Result<(), String> {
+        let c = self.chunk_symbols.ok_or("planes encoding without chunk_symbols")?;
+        if !(MIN_CHUNK_SYMBOLS..=MAX_CHUNK_SYMBOLS).contains(&c) || !c.is_power_of_two() {
+            return Err(format!("chunk_symbols {c} is not a power of two in [4096, 1048576]"));
+        }
+        let n_planes = self.dtype.plane_layout().n_planes();
+        if self.planes.len() != n_planes {
+            return Err(format!("{} planes, {} has {n_planes}", self.planes.len(), self.dtype));
+        }
+        if self.raw_bytes % n_planes as u64 != 0 {
+            return Err("raw_bytes is not a whole number of words".into());
+        }
+        let n = self.plane_symbols();
+        // A rANS chunk is at least min(m, 128) bytes plus its 4-byte table entry: this bounds
+        // how much memory a small hostile file can make a decoder allocate.
+        let min_rans_bytes = n.div_ceil(c).saturating_mul(132).saturating_sub(128);
+        let mut pos = self.offset;
+        for (p, plane) in self.planes.iter().enumerate() {
+            let end = plane.offset.checked_add(plane.bytes).ok_or("plane size overflows")?;
+            if plane.offset < pos || end > region_end || plane.offset % 4 != 0 {
+                return Err(format!("plane {p} is misaligned, lies outside its region or overlaps"));
+            }
+            let fits = match plane.coder {
+                Coder::Raw => plane.bytes == n,
+                Coder::Rans => plane.bytes >= min_rans_bytes,
+            };
+            if !fits {
+                return Err(format!("plane {p} of {} bytes cannot hold {n} symbols", plane.bytes));
+            }
+            pos = end;
+        }
+        Ok(())
+    }
+}
+
+mod dtype_name {
+    use crate::dtype::Dtype;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(d: &Dtype, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(d.name())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Dtype, D::Error> {
+        let name = String::deserialize(d)?;
+        Dtype::parse(&name).map_err(serde::de::Error::custom)
+    }
+}
+
+mod hex_u64 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&format!("{v:016x}"))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        let text = String::deserialize(d)?;
+        if text.len() != 16 {
+            return Err(serde::de::Error::custom("checksum must be 16 hex digits"));
+        }
+        u64::from_str_radix(&text, 16).map_err(serde::de::Error::custom)
+    }
+}

@@ -1,0 +1,23 @@
+//! The `.wcodec` container (format.md §1–3): the fixed preamble and the DEFLATE-compressed JSON
+//! header. Every number read from a file is checked before it is used.
+
+pub mod header;
+pub mod preamble;
+
+/// `\x89WCD\r\n\x1a\n`: a non-ASCII first byte and CR/LF/^Z catch text-mode transfer damage.
+pub const MAGIC: [u8; 8] = [0x89, b'W', b'C', b'D', b'\r', b'\n', 0x1A, b'\n'];
+/// The format version this build writes (and the newest it reads).
+pub const VERSION: u32 = 1;
+/// Size of the fixed preamble; also where the payload starts.
+pub const PREAMBLE_BYTES: u64 = 64;
+/// Cap on the inflated header, as safetensors caps its own header: bounds the allocation a
+/// hostile file can cause before anything else is checked.
+pub const MAX_HEADER_JSON_BYTES: u64 = 100_000_000;
+/// Alignment of tensor regions: a cache line, and 16-byte vector loads on a GPU.
+pub const REGION_ALIGN: u64 = 64;
+/// Default symbols per chunk: 32 lanes × 2048 steps. The 128 bytes of lane state cost 0.2%.
+pub const DEFAULT_CHUNK_SYMBOLS: u64 = 1 << 16;
+/// Smallest and largest `chunk_symbols` a file may use.
+pub const MIN_CHUNK_SYMBOLS: u64 = 1 << 12;
+/// See [`MIN_CHUNK_SYMBOLS`].
+pub const MAX_CHUNK_SYMBOLS: u64 = 1 << 20;

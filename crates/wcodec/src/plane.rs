@@ -1,0 +1,184 @@
+//! One symbol plane ↔ its stored form (format.md §5.1–5.2): raw, or a frequency table, a chunk
+//! table and independently decodable chunks.
+
+use rayon::prelude::*;
+
+use crate::rans::decode::decode_chunk;
+use crate::rans::encode::{encode_chunk, EncodeTable};
+use crate::rans::freq::{histogram, order0_bytes, DecodeTable, FreqTable};
+use crate::rans::STATE_BYTES;
+
+/// How a plane is stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Coder {
+    /// The plane's bytes verbatim.
+    Raw,
+    /// Frequency table, chunk table, rANS chunks.
+    Rans,
+}
+
+/// A plane as the encoder produced it.
+pub struct EncodedPlane {
+    /// The coder chosen.
+    pub coder: Coder,
+    /// Stored bytes (for `Raw`, empty: the caller writes the plane itself).
+    pub bytes: Vec<u8>,
+    /// Order-0 entropy of the plane, in bytes.
+    pub order0_bytes: f64,
+}
+
+/// Encodes a plane, choosing raw whenever rANS would not be smaller.
+pub fn encode_plane(plane: &[u8], chunk_symbols: usize) -> EncodedPlane {
+    let hist = plane
+        .par_chunks(chunk_symbols.max(1 << 16))
+        .map(histogram)
+        .reduce(|| [0u64; 256], |mut a, b| {
+            for (x, y) in a.iter_mut().zip(b.iter()) {
+                *x += y;
+            }
+            a
+        });
+    let order0 = order0_bytes(&hist);
+    let raw = EncodedPlane {
+        coder: Coder::Raw,
+        bytes: Vec::new(),
+        order0_bytes: order0,
+    };
+    let Some(table) = FreqTable::from_histogram(&hist) else {
+        return raw;
+    };
+    let n = plane.len();
+    let n_chunks = n.div_ceil(chunk_symbols);
+    // Skip hopeless planes (random mantissas, already-compressed data) without encoding them.
+    let estimate = table.cost_bits(&hist) / 8.0 + (n_chunks * (STATE_BYTES + 4)) as f64 + 32.0;
+    if estimate >= n as f64 {
+        return raw;
+    }
+    let enc = EncodeTable::new(&table);
+    let chunks: Vec<Vec<u8>> = plane
+        .par_chunks(chunk_symbols)
+        .map(|chunk| {
+            let mut out = Vec::new();
+            encode_chunk(chunk, &enc, &mut out);
+            if out.len() >= chunk.len() {
+                chunk.to_vec()
+            } else {
+                out
+            }
+        })
+        .collect();
+    let mut bytes = Vec::new();
+    table.write(&mut bytes);
+    pad4(&mut bytes);
+    for c in &chunks {
+        bytes.extend_from_slice(&(c.len() as u32).to_le_bytes());
+    }
+    for (k, c) in chunks.iter().enumerate() {
+        if k > 0 {
+            pad4(&mut bytes);
+        }
+        bytes.extend_from_slice(c);
+    }
+    if bytes.len() >= n {
+        return raw;
+    }
+    EncodedPlane {
+        coder: Coder::Rans,
+        bytes,
+        order0_bytes: order0,
+    }
+}
+
+fn pad4(bytes: &mut Vec<u8>) {
+    bytes.resize(bytes.len().next_multiple_of(4), 0);
+}
+
+/// A validated view of a stored plane, ready for chunk-by-chunk decoding.
+pub enum PlaneView<'a> {
+    /// Raw bytes of the whole plane.
+    Raw(&'a [u8]),
+    /// A rANS plane.
+    Rans {
+        /// Decode lookup table.
+        table: DecodeTable,
+        /// Per chunk: its stored bytes.
+        chunks: Vec<&'a [u8]>,
+    },
+}
+
+impl<'a> PlaneView<'a> {
+    /// Validates the stored form of an `n`-symbol plane: every size and offset is checked
+    /// before use, so a corrupt plane is rejected here or in [`PlaneView::decode_chunk`].
+    pub fn parse(coder: Coder, stored: &'a [u8], n: u64, chunk_symbols: u64) -> Result<Self, String> {
+        match coder {
+            Coder::Raw => {
+                if stored.len() as u64 != n {
+                    return Err(format!("raw plane holds {} bytes, expected {n}", stored.len()));
+                }
+                Ok(PlaneView::Raw(stored))
+            }
+            Coder::Rans => {
+                let (table, used) = FreqTable::read(stored).map_err(str::to_owned)?;
+                let n_chunks = n.div_ceil(chunk_symbols);
+                let mut pos = used.next_multiple_of(4) as u64;
+                let table_end = n_chunks
+                    .checked_mul(4)
+                    .and_then(|b| b.checked_add(pos))
+                    .filter(|&end| end <= stored.len() as u64)
+                    .ok_or("chunk table runs past the plane")?;
+                let sizes = &stored[pos as usize..table_end as usize];
+                pos = table_end;
+                let mut chunks = Vec::with_capacity(n_chunks as usize);
+                for (k, size) in sizes.chunks_exact(4).enumerate() {
+                    let size = u64::from(u32::from_le_bytes([size[0], size[1], size[2], size[3]]));
+                    let m = chunk_symbols.min(n - k as u64 * chunk_symbols);
+                    if size != m && (size >= m || size < STATE_BYTES as u64 || size % 2 != 0) {
+                        return Err(format!("chunk {k} has invalid size {size} for {m} symbols"));
+                    }
+                    if k > 0 {
+                        let aligned = pos.next_multiple_of(4);
+                        let pad = stored.get(pos as usize..aligned as usize).ok_or("chunk runs past the plane")?;
+                        if pad.iter().any(|&b| b != 0) {
+                            return Err(format!("non-zero padding before chunk {k}"));
+                        }
+                        pos = aligned;
+                    }
+                    let end = pos + size;
+                    let bytes = stored
+                        .get(pos as usize..end as usize)
+                        .ok_or_else(|| format!("chunk {k} runs past the plane"))?;
+                    chunks.push(bytes);
+                    pos = end;
+                }
+                if pos != stored.len() as u64 {
+                    return Err(format!("plane has {} trailing bytes", stored.len() as u64 - pos));
+                }
+                Ok(PlaneView::Rans {
+                    table: table.decode_table(),
+                    chunks,
+                })
+            }
+        }
+    }
+
+    /// Borrows chunk `k` directly when it is stored raw (no copy needed).
+    pub fn raw_chunk(&self, k: usize, chunk_symbols: usize, m: usize) -> Option<&'a [u8]> {
+        match self {
+            PlaneView::Raw(bytes) => Some(&bytes[k * chunk_symbols..k * chunk_symbols + m]),
+            PlaneView::Rans { chunks, .. } => (chunks[k].len() == m).then_some(chunks[k]),
+        }
+    }
+
+    /// Decodes chunk `k` (of `out.len()` symbols) into `out`.
+    pub fn decode_chunk(&self, k: usize, chunk_symbols: usize, out: &mut [u8]) -> Result<(), String> {
+        if let Some(raw) = self.raw_chunk(k, chunk_symbols, out.len()) {
+            out.copy_from_slice(raw);
+            return Ok(());
+        }
+        let PlaneView::Rans { table, chunks } = self else {
+            unreachable!("raw planes always take the raw path");
+        };
+        decode_chunk(chunks[k], table, out).map_err(|e| format!("chunk {k}: {e}"))
+    }
+}

@@ -1,0 +1,3 @@
+//! Source checkpoint formats: parsing with full validation, and byte-identical rebuilding.
+
+pub mod safetensors;

@@ -1,0 +1,185 @@
+//! One tensor ↔ its stored region: plane split, per-plane coding, chunk-parallel decoding and
+//! the checksum check (format.md §4–5).
+
+use rayon::prelude::*;
+
+use crate::dtype::{Dtype, PlaneLayout};
+use crate::error::{Error, Result};
+use crate::format::header::{Encoding, TensorEntry};
+use crate::format::REGION_ALIGN;
+use crate::plane::{encode_plane, Coder, PlaneView};
+use crate::planes;
+
+/// A tensor as the encoder produced it, before it is placed in a file.
+pub struct EncodedTensor {
+    /// Raw or planes.
+    pub encoding: Encoding,
+    /// For `Planes`: each plane's coder and stored bytes, in plane order.
+    pub planes: Vec<(Coder, Vec<u8>)>,
+    /// Order-0 bound of the tensor's planes, in bytes.
+    pub order0_bytes: f64,
+    /// XXH3-64 of the tensor bytes.
+    pub xxh3: u64,
+}
+
+impl EncodedTensor {
+    /// Size of the region once written, planes aligned to [`REGION_ALIGN`] within it.
+    pub fn region_bytes(&self, raw_bytes: u64) -> u64 {
+        match self.encoding {
+            Encoding::Raw => raw_bytes,
+            Encoding::Planes => plane_offsets(&self.planes).1,
+        }
+    }
+}
+
+/// Offsets of each plane relative to the region start, and the region size.
+pub fn plane_offsets(planes: &[(Coder, Vec<u8>)]) -> (Vec<u64>, u64) {
+    let mut pos = 0u64;
+    let mut offsets = Vec::with_capacity(planes.len());
+    for (_, bytes) in planes {
+        pos = pos.next_multiple_of(REGION_ALIGN);
+        offsets.push(pos);
+        pos += bytes.len() as u64;
+    }
+    (offsets, pos)
+}
+
+/// Encodes one tensor's bytes. Falls back to `Raw` whenever the planes would not be smaller.
+pub fn encode_tensor(data: &[u8], dtype: Dtype, chunk_symbols: usize) -> EncodedTensor {
+    let xxh3 = xxhash_rust::xxh3::xxh3_64(data);
+    let layout = dtype.plane_layout();
+    let width = layout.n_planes();
+    let raw = |order0_bytes| EncodedTensor {
+        encoding: Encoding::Raw,
+        planes: Vec::new(),
+        order0_bytes,
+        xxh3,
+    };
+    if data.is_empty() || data.len() % width != 0 {
+        return raw(0.0);
+    }
+    let split: Vec<Vec<u8>> = if width == 1 {
+        Vec::new()
+    } else {
+        split_planes(layout, data, chunk_symbols)
+    };
+    let encoded: Vec<_> = if width == 1 {
+        vec![encode_plane(data, chunk_symbols)]
+    } else {
+        split.iter().map(|p| encode_plane(p, chunk_symbols)).collect()
+    };
+    let order0: f64 = encoded.iter().map(|e| e.order0_bytes).sum();
+    if encoded.iter().all(|e| e.coder == Coder::Raw) {
+        return raw(order0);
+    }
+    // A 1-byte dtype that is not raw has exactly one rANS plane, so `split` is only consulted
+    // for raw planes of multi-byte dtypes.
+    let mut split = split.into_iter();
+    let planes: Vec<(Coder, Vec<u8>)> = encoded
+        .into_iter()
+        .map(|e| {
+            let own = split.next();
+            match e.coder {
+                Coder::Rans => (Coder::Rans, e.bytes),
+                Coder::Raw => (Coder::Raw, own.expect("raw plane of a multi-byte dtype")),
+            }
+        })
+        .collect();
+    let t = EncodedTensor {
+        encoding: Encoding::Planes,
+        planes,
+        order0_bytes: order0,
+        xxh3,
+    };
+    if t.region_bytes(data.len() as u64) >= data.len() as u64 {
+        return raw(order0);
+    }
+    t
+}
+
+/// Splits into planes in parallel, one chunk-sized element range per task.
+fn split_planes(layout: PlaneLayout, data: &[u8], chunk_symbols: usize) -> Vec<Vec<u8>> {
+    let width = layout.n_planes();
+    let n = data.len() / width;
+    let mut planes = vec![vec![0u8; n]; width];
+    let mut rows: Vec<Vec<&mut [u8]>> = (0..n.div_ceil(chunk_symbols)).map(|_| Vec::with_capacity(width)).collect();
+    for plane in &mut planes {
+        for (k, part) in plane.chunks_mut(chunk_symbols).enumerate() {
+            rows[k].push(part);
+        }
+    }
+    rows.into_par_iter()
+        .zip(data.par_chunks(chunk_symbols * width))
+        .for_each(|(mut parts, src)| planes::split(layout, src, &mut parts));
+    planes
+}
+
+/// Decodes the tensor `entry` of the file `file` into `out` and verifies its checksum.
+pub fn decode_tensor_into(entry: &TensorEntry, file: &[u8], out: &mut [u8]) -> Result<()> {
+    if out.len() as u64 != entry.raw_bytes {
+        return Err(Error::BufferSize {
+            tensor: entry.name.clone(),
+            expected: entry.raw_bytes,
+            found: out.len() as u64,
+        });
+    }
+    let region = |offset: u64, len: u64| -> Result<&[u8]> {
+        offset
+            .checked_add(len)
+            .and_then(|end| file.get(offset as usize..end as usize))
+            .ok_or_else(|| Error::tensor(&entry.name, "region runs past the file"))
+    };
+    match entry.encoding {
+        Encoding::Raw => out.copy_from_slice(region(entry.offset, entry.raw_bytes)?),
+        Encoding::Planes => {
+            let c = entry.chunk_symbols.ok_or_else(|| Error::tensor(&entry.name, "missing chunk_symbols"))?;
+            let n = entry.plane_symbols();
+            let views = entry
+                .planes
+                .iter()
+                .map(|p| PlaneView::parse(p.coder, region(p.offset, p.bytes)?, n, c).map_err(|e| Error::tensor(&entry.name, e)))
+                .collect::<Result<Vec<_>>>()?;
+            decode_planes(entry.dtype.plane_layout(), &views, c as usize, out)
+                .map_err(|e| Error::tensor(&entry.name, e))?;
+        }
+    }
+    let computed = xxhash_rust::xxh3::xxh3_64(out);
+    if computed != entry.xxh3 {
+        return Err(Error::Checksum {
+            tensor: entry.name.clone(),
+            computed,
+            expected: entry.xxh3,
+        });
+    }
+    Ok(())
+}
+
+/// Chunk `k` of every plane covers the same elements, so each task decodes one chunk index of
+/// all planes into a small scratch buffer and joins it straight into `out`.
+fn decode_planes(layout: PlaneLayout, views: &[PlaneView<'_>], c: usize, out: &mut [u8]) -> Result<(), String> {
+    let width = layout.n_planes();
+    if width == 1 {
+        return out
+            .par_chunks_mut(c)
+            .enumerate()
+            .try_for_each(|(k, o)| views[0].decode_chunk(k, c, o));
+    }
+    out.par_chunks_mut(c * width).enumerate().try_for_each_init(
+        || vec![0u8; c * width],
+        |scratch, (k, o)| {
+            let m = o.len() / width;
+            let mut parts: Vec<&mut [u8]> = scratch.chunks_mut(c).map(|s| &mut s[..m]).collect();
+            let mut refs: Vec<&[u8]> = Vec::with_capacity(width);
+            for (view, part) in views.iter().zip(parts.iter_mut()) {
+                if view.raw_chunk(k, c, m).is_none() {
+                    view.decode_chunk(k, c, part)?;
+                }
+            }
+            for (view, part) in views.iter().zip(parts) {
+                refs.push(view.raw_chunk(k, c, m).unwrap_or(part));
+            }
+            planes::join(layout, &refs, o);
+            Ok(())
+        },
+    )
+}

@@ -1,0 +1,3 @@
+//! One integration-test binary for the core (ripgrep's layout): modules by concern.
+
+mod roundtrip;
