@@ -85,7 +85,7 @@ pub fn encode_file(input: &Path, output: &Path, options: &EncodeOptions, progres
     let mut out = AtomicFile::create(output)?;
     let tmp = out.tmp_path().to_path_buf();
     let stats = encode_bytes(&bytes, &file_name, options, out.writer(), progress).map_err(|e| match e {
-        Error::Io { op, source, .. } => Error::io(op, &tmp, source),
+        Error::Io { op, cause, .. } => Error::io(op, &tmp, cause),
         other => other,
     })?;
     out.commit()?;

@@ -10,15 +10,16 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum Error {
     /// An operating-system I/O error, with the path it concerned.
-    #[error("{op} `{path}`: {source}")]
+    // The cause is part of the message and deliberately not a `source()`: chains printed with
+    // `{:#}` would otherwise repeat it.
+    #[error("{op} `{path}`: {cause}")]
     Io {
         /// What was being done (`open`, `read`, `write`, …).
         op: &'static str,
         /// The file or directory.
         path: PathBuf,
         /// The underlying error.
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The file does not start with the `.wcodec` magic bytes.
     #[error("not a wcodec file (magic bytes {found})")]
@@ -100,7 +101,7 @@ impl Error {
         Error::Io {
             op,
             path: path.into(),
-            source,
+            cause: source,
         }
     }
 

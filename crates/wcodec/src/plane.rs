@@ -3,7 +3,7 @@
 
 use rayon::prelude::*;
 
-use crate::rans::decode::decode_chunk;
+use crate::rans::decode::{decode_chunk, decode_pair};
 use crate::rans::encode::{encode_chunk, EncodeTable};
 use crate::rans::freq::{histogram, order0_bytes, DecodeTable, FreqTable};
 use crate::rans::STATE_BYTES;
@@ -180,5 +180,21 @@ impl<'a> PlaneView<'a> {
             unreachable!("raw planes always take the raw path");
         };
         decode_chunk(chunks[k], table, out).map_err(|e| format!("chunk {k}: {e}"))
+    }
+
+    /// Decodes chunks `k` and `k + 1` into `a` and `b` (two rANS chunks are decoded together,
+    /// which is faster than one after the other; see [`decode_pair`]).
+    pub fn decode_chunk_pair(&self, k: usize, chunk_symbols: usize, a: &mut [u8], b: &mut [u8]) -> Result<(), String> {
+        let PlaneView::Rans { table, chunks } = self else {
+            self.decode_chunk(k, chunk_symbols, a)?;
+            return self.decode_chunk(k + 1, chunk_symbols, b);
+        };
+        if chunks[k].len() == a.len() || chunks[k + 1].len() == b.len() {
+            self.decode_chunk(k, chunk_symbols, a)?;
+            return self.decode_chunk(k + 1, chunk_symbols, b);
+        }
+        let (ra, rb) = decode_pair((chunks[k], a), (chunks[k + 1], b), table);
+        ra.map_err(|e| format!("chunk {k}: {e}"))?;
+        rb.map_err(|e| format!("chunk {}: {e}", k + 1))
     }
 }

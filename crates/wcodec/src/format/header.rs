@@ -241,3 +241,169 @@ mod hex_u64 {
         u64::from_str_radix(&text, 16).map_err(serde::de::Error::custom)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(name: &str, offset: u64, n: u64) -> TensorEntry {
+        TensorEntry {
+            name: name.into(),
+            dtype: Dtype::U8,
+            shape: vec![n],
+            raw_bytes: n,
+            xxh3: 0,
+            offset,
+            stored_bytes: n,
+            encoding: Encoding::Raw,
+            chunk_symbols: None,
+            planes: Vec::new(),
+            order0_bytes: 0,
+        }
+    }
+
+    /// A BF16 tensor of 8192 elements at `offset`: a 200-byte rANS plane and a raw plane.
+    fn planes(name: &str, offset: u64) -> TensorEntry {
+        TensorEntry {
+            name: name.into(),
+            dtype: Dtype::BF16,
+            shape: vec![8192],
+            raw_bytes: 16_384,
+            xxh3: 0,
+            offset,
+            stored_bytes: 256 + 8192,
+            encoding: Encoding::Planes,
+            chunk_symbols: Some(4096),
+            planes: vec![
+                PlaneEntry { coder: Coder::Rans, offset, bytes: 200 },
+                PlaneEntry { coder: Coder::Raw, offset: offset + 256, bytes: 8192 },
+            ],
+            order0_bytes: 0,
+        }
+    }
+
+    fn header(tensors: Vec<TensorEntry>) -> Header {
+        Header {
+            version: VERSION,
+            encoder: "test".into(),
+            source: SourceInfo {
+                format: "safetensors".into(),
+                file_name: "x.safetensors".into(),
+                file_xxh3: 0,
+                header: "{}".into(),
+            },
+            tensors,
+        }
+    }
+
+    const END: u64 = 1 << 20;
+
+    /// The detail of the `CorruptTensor` error `validate` gives after `edit`.
+    fn rejects(edit: impl FnOnce(&mut Header)) -> String {
+        let mut h = header(vec![raw("r", 64, 10), planes("p", 128)]);
+        h.validate(END).expect("the unedited header is valid");
+        edit(&mut h);
+        match h.validate(END) {
+            Err(Error::CorruptTensor { detail, .. }) => detail,
+            other => panic!("expected CorruptTensor, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn versions() {
+        for v in [0, VERSION + 1] {
+            let mut h = header(Vec::new());
+            h.version = v;
+            assert!(matches!(h.validate(END), Err(Error::UnsupportedVersion { found, .. }) if found == v));
+        }
+    }
+
+    #[test]
+    fn tensor_table_rules() {
+        assert_eq!(rejects(|h| h.tensors[1].name = "r".into()), "duplicate tensor name");
+        assert!(rejects(|h| h.tensors[0].shape = vec![11]).contains("does not match U8 of shape [11]"));
+        assert_eq!(rejects(|h| h.tensors[0].shape = vec![u64::MAX, 2]), "shape overflows");
+        assert!(rejects(|h| h.tensors[0].offset = 0).contains("misaligned or overlaps"));
+        assert!(rejects(|h| h.tensors[0].offset = 96).contains("misaligned or overlaps"));
+        assert!(rejects(|h| h.tensors[1].offset = 64).contains("misaligned or overlaps"));
+        assert!(rejects(|h| h.tensors[1].stored_bytes = END).contains("runs past the payload"));
+        assert!(rejects(|h| h.tensors[0].stored_bytes = u64::MAX).contains("runs past the payload"));
+        assert_eq!(rejects(|h| h.tensors[0].stored_bytes = 9), "raw region size differs from raw_bytes");
+        let plane = PlaneEntry { coder: Coder::Raw, offset: 64, bytes: 10 };
+        assert_eq!(rejects(|h| h.tensors[0].planes.push(plane)), "raw region size differs from raw_bytes");
+        // A region may end exactly at the payload end, not one byte later.
+        let mut h = header(vec![raw("r", 64, 10)]);
+        h.validate(74).unwrap();
+        assert!(matches!(h.validate(73), Err(Error::CorruptTensor { .. })));
+        h.tensors[0].offset = u64::MAX - 63;
+        assert!(matches!(h.validate(END), Err(Error::CorruptTensor { detail, .. }) if detail.contains("runs past the payload")));
+    }
+
+    #[test]
+    fn plane_rules() {
+        assert_eq!(rejects(|h| h.tensors[1].chunk_symbols = None), "planes encoding without chunk_symbols");
+        for c in [2048, 4095, 6000, 1 << 21] {
+            assert!(rejects(|h| h.tensors[1].chunk_symbols = Some(c)).contains("is not a power of two in [4096, 1048576]"));
+        }
+        assert_eq!(rejects(|h| { h.tensors[1].planes.pop(); }), "1 planes, BF16 has 2");
+        assert!(rejects(|h| h.tensors[1].planes[0].offset = 130).contains("plane 0 is misaligned"));
+        assert!(rejects(|h| h.tensors[1].planes[0].offset = 64).contains("plane 0 is misaligned, lies outside its region or overlaps"));
+        assert!(rejects(|h| h.tensors[1].planes[1].offset = 256).contains("plane 1 is misaligned, lies outside its region or overlaps"));
+        assert!(rejects(|h| h.tensors[1].planes[1].bytes = 8193).contains("plane 1"));
+        assert_eq!(rejects(|h| h.tensors[1].planes[0].bytes = u64::MAX), "plane size overflows");
+        assert_eq!(rejects(|h| h.tensors[1].planes[1].bytes = 8000), "plane 1 of 8000 bytes cannot hold 8192 symbols");
+        // Two chunks need at least 2·132 − 128 = 136 stored bytes.
+        assert_eq!(rejects(|h| h.tensors[1].planes[0].bytes = 135), "plane 0 of 135 bytes cannot hold 8192 symbols");
+        let mut h = header(vec![planes("p", 128)]);
+        h.tensors[0].planes[0].bytes = 136;
+        h.validate(END).unwrap();
+    }
+
+    #[test]
+    fn unpack_checks_its_preamble() {
+        let h = header(vec![raw("r", 64, 10)]);
+        let (stored, json_bytes) = h.pack();
+        let p = Preamble {
+            version: VERSION,
+            header_offset: 128,
+            header_stored_bytes: stored.len() as u64,
+            header_json_bytes: json_bytes,
+            header_xxh3: xxhash_rust::xxh3::xxh3_64(&stored),
+            file_bytes: 128 + stored.len() as u64,
+        };
+        let back = Header::unpack(&stored, &p).unwrap();
+        assert_eq!(serde_json::to_value(&back).unwrap(), serde_json::to_value(&h).unwrap());
+        let text = |r: Result<Header>| match r {
+            Err(Error::Corrupt(t)) => t,
+            other => panic!("expected Error::Corrupt, got {other:?}"),
+        };
+        let mut bad = stored.clone();
+        bad[0] ^= 1;
+        assert_eq!(text(Header::unpack(&bad, &p)), "header checksum mismatch");
+        let short = Preamble { header_json_bytes: json_bytes - 1, ..p };
+        assert!(text(Header::unpack(&stored, &short)).starts_with("header does not inflate"));
+        let long = Preamble { header_json_bytes: json_bytes + 1, ..p };
+        assert!(text(Header::unpack(&stored, &long)).contains("preamble says"));
+        let mut other = h.clone();
+        other.version = 2;
+        let (s2, j2) = other.pack();
+        let p2 = Preamble { header_json_bytes: j2, header_xxh3: xxhash_rust::xxh3::xxh3_64(&s2), ..p };
+        assert!(text(Header::unpack(&s2, &p2)).contains("header version 2 differs from preamble version 1"));
+    }
+
+    #[test]
+    fn checksums_are_16_hex_digits() {
+        let h = header(vec![raw("r", 64, 10)]);
+        let json = serde_json::to_string(&h).unwrap();
+        assert!(json.contains("\"xxh3\":\"0000000000000000\""));
+        for bad in ["\"00\"", "\"000000000000000g\"", "\"00000000000000000\"", "12"] {
+            let edited = json.replacen("\"xxh3\":\"0000000000000000\"", &format!("\"xxh3\":{bad}"), 1);
+            assert!(serde_json::from_str::<Header>(&edited).is_err(), "{bad}");
+        }
+        let edited = json.replacen("\"dtype\":\"U8\"", "\"dtype\":\"I4\"", 1);
+        assert!(serde_json::from_str::<Header>(&edited).unwrap_err().to_string().contains("unsupported dtype `I4`"));
+        // Unknown keys are ignored (format.md §3).
+        let edited = json.replacen('{', "{\"future\":[1,2],", 1);
+        assert!(serde_json::from_str::<Header>(&edited).is_ok());
+    }
+}

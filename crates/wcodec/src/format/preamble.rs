@@ -108,3 +108,95 @@ fn not_wcodec(bytes: &[u8]) -> Error {
     let found = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>();
     Error::NotWcodec { found }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn valid() -> Preamble {
+        Preamble {
+            version: VERSION,
+            header_offset: 128,
+            header_stored_bytes: 10,
+            header_json_bytes: 20,
+            header_xxh3: 0x0123_4567_89ab_cdef,
+            file_bytes: 138,
+        }
+    }
+
+    /// A file image of `p.file_bytes` bytes with `p` in front.
+    fn image(p: &Preamble) -> Vec<u8> {
+        let mut b = vec![0u8; p.file_bytes.max(64) as usize];
+        b[..64].copy_from_slice(&p.to_bytes());
+        b
+    }
+
+    /// Rewrites bytes of a preamble and re-seals its checksum.
+    fn patched(p: &Preamble, at: usize, bytes: &[u8]) -> Vec<u8> {
+        let mut b = image(p);
+        b[at..at + bytes.len()].copy_from_slice(bytes);
+        let sum = xxh3_64(&b[..56]);
+        b[56..64].copy_from_slice(&sum.to_le_bytes());
+        b
+    }
+
+    fn corrupt_text(r: Result<Preamble>) -> String {
+        match r {
+            Err(Error::Corrupt(t)) => t,
+            other => panic!("expected Error::Corrupt, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn round_trips() {
+        let p = valid();
+        assert_eq!(Preamble::parse(&image(&p)).unwrap(), p);
+        assert_eq!(&p.to_bytes()[..8], &MAGIC);
+    }
+
+    #[test]
+    fn short_files() {
+        assert!(matches!(Preamble::parse(&[]), Err(Error::Truncated { expected: 64, found: 0 })));
+        assert!(matches!(Preamble::parse(&MAGIC[..5]), Err(Error::Truncated { expected: 64, found: 5 })));
+        assert!(matches!(Preamble::parse(&MAGIC), Err(Error::Truncated { expected: 64, found: 8 })));
+        assert!(matches!(Preamble::parse(b"GGUF\x03\0\0\0\0\0"), Err(Error::NotWcodec { found }) if found == "4747554603000000"));
+        let whole = image(&valid());
+        assert!(matches!(Preamble::parse(&whole[..137]), Err(Error::Truncated { expected: 138, found: 137 })));
+    }
+
+    #[test]
+    fn magic_then_checksum_then_version_then_flags() {
+        let p = valid();
+        let mut b = image(&p);
+        b[3] = b'X';
+        b[8] = 9; // also a bad version: magic is checked first
+        assert!(matches!(Preamble::parse(&b), Err(Error::NotWcodec { .. })));
+        let mut b = image(&p);
+        b[8] = 9; // version changed without re-sealing: the checksum catches it first
+        assert_eq!(corrupt_text(Preamble::parse(&b)), "preamble checksum mismatch");
+        let b = patched(&p, 8, &[2, 0, 0, 0, 1, 0, 0, 0]); // version 2 and flags 1
+        assert!(matches!(Preamble::parse(&b), Err(Error::UnsupportedVersion { found: 2, supported: 1 })));
+        let b = patched(&p, 8, &0u32.to_le_bytes());
+        assert!(matches!(Preamble::parse(&b), Err(Error::UnsupportedVersion { found: 0, .. })));
+        let b = patched(&p, 12, &0x80u32.to_le_bytes());
+        assert_eq!(corrupt_text(Preamble::parse(&b)), "unknown flags 0x80");
+    }
+
+    #[test]
+    fn sizes_and_offsets() {
+        let p = valid();
+        let mut b = image(&p);
+        b.push(0);
+        assert!(corrupt_text(Preamble::parse(&b)).contains("1 unexpected bytes after the end"));
+        let low = Preamble { header_offset: 63, header_stored_bytes: 75, ..p };
+        assert!(corrupt_text(Preamble::parse(&image(&low))).contains("does not end the 138-byte file"));
+        let gap = Preamble { header_stored_bytes: 9, ..p };
+        assert!(corrupt_text(Preamble::parse(&image(&gap))).contains("does not end"));
+        let overflow = Preamble { header_offset: u64::MAX, header_stored_bytes: 139, ..p };
+        assert!(corrupt_text(Preamble::parse(&image(&overflow))).contains("does not end"));
+        let big = Preamble { header_json_bytes: MAX_HEADER_JSON_BYTES + 1, ..p };
+        assert!(corrupt_text(Preamble::parse(&image(&big))).contains("exceeds the 100000000-byte limit"));
+        let at_cap = Preamble { header_json_bytes: MAX_HEADER_JSON_BYTES, ..p };
+        assert!(Preamble::parse(&image(&at_cap)).is_ok());
+    }
+}

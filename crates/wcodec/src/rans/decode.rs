@@ -1,50 +1,115 @@
 //! Fast interleaved rANS decoder (format.md §5.4). Must accept exactly what
 //! [`super::naive::decode_chunk`] accepts and produce the same symbols.
+//!
+//! A chunk's lanes form four dependency chains per 32-symbol step (gather → multiply → refill),
+//! whose latency, not throughput, bounds a single chunk. [`decode_pair`] therefore decodes two
+//! chunks of a plane in one loop, doubling the independent work in flight.
 
 use super::freq::DecodeTable;
+use super::simd;
 use super::{LANES, PROB_BITS, RANS_L, STATE_BYTES};
 
 const SLOT_MASK: u32 = (1 << PROB_BITS) - 1;
 
+/// The decoder's position in one chunk: lane states and the shared word cursor (in bytes).
+pub struct Cursor<'a> {
+    /// Lane states.
+    pub x: [u32; LANES],
+    /// The chunk's words, as little-endian bytes.
+    pub words: &'a [u8],
+    /// Next word, as a byte offset into `words` (may run past the end on corrupt input).
+    pub p: usize,
+}
+
+impl<'a> Cursor<'a> {
+    /// Reads and checks the lane states at the head of a stored chunk.
+    pub fn start(stored: &'a [u8]) -> Result<Cursor<'a>, &'static str> {
+        if stored.len() < STATE_BYTES || (stored.len() - STATE_BYTES) % 2 != 0 {
+            return Err("rANS chunk has a bad size");
+        }
+        let (states, words) = stored.split_at(STATE_BYTES);
+        let mut x = [0u32; LANES];
+        for (l, s) in states.chunks_exact(4).enumerate() {
+            x[l] = u32::from_le_bytes([s[0], s[1], s[2], s[3]]);
+            if x[l] < RANS_L {
+                return Err("rANS lane state below the lower bound");
+            }
+        }
+        Ok(Cursor { x, words, p: 0 })
+    }
+
+    /// Decodes `out.len()` symbols with the scalar loop.
+    ///
+    /// Branch-free renormalisation: whether a lane needs a word is close to a coin flip on
+    /// weight data, so a branch would mispredict constantly. Reads past the end yield 0 and are
+    /// caught by [`Cursor::finish`], which keeps the hot loop free of error paths.
+    pub fn decode_scalar(&mut self, slots: &[u32; 4096], out: &mut [u8]) {
+        let mut full = out.chunks_exact_mut(LANES);
+        for group in &mut full {
+            for l in 0..LANES {
+                group[l] = step(&mut self.x[l], slots, self.words, &mut self.p);
+            }
+        }
+        for (l, o) in full.into_remainder().iter_mut().enumerate() {
+            *o = step(&mut self.x[l], slots, self.words, &mut self.p);
+        }
+    }
+
+    /// The end-of-chunk checks of format.md §5.4.
+    pub fn finish(&self) -> Result<(), &'static str> {
+        if self.p != self.words.len() {
+            return Err(if self.p > self.words.len() {
+                "rANS stream ends early"
+            } else {
+                "rANS stream has trailing words"
+            });
+        }
+        if self.x.iter().any(|&v| v != RANS_L) {
+            return Err("rANS lane did not end in its initial state");
+        }
+        Ok(())
+    }
+}
+
 /// Decodes a rANS chunk (`stored` = states ‖ words) into `out` (`out.len()` symbols).
-///
-/// Branch-free renormalisation: whether a lane needs a word is data-dependent and close to a
-/// coin flip on weight data, so a branch would mispredict constantly. Reads past the end yield 0
-/// and are caught by the final word-count check, which keeps the hot loop free of error paths.
 pub fn decode_chunk(stored: &[u8], table: &DecodeTable, out: &mut [u8]) -> Result<(), &'static str> {
-    if stored.len() < STATE_BYTES || (stored.len() - STATE_BYTES) % 2 != 0 {
-        return Err("rANS chunk has a bad size");
-    }
-    let (states, words) = stored.split_at(STATE_BYTES);
-    let mut x = [0u32; LANES];
-    for (l, s) in states.chunks_exact(4).enumerate() {
-        x[l] = u32::from_le_bytes([s[0], s[1], s[2], s[3]]);
-        if x[l] < RANS_L {
-            return Err("rANS lane state below the lower bound");
-        }
-    }
+    let mut c = Cursor::start(stored)?;
     let slots = &*table.slots;
-    let mut p = 0usize;
-    let mut full = out.chunks_exact_mut(LANES);
-    for group in &mut full {
-        for l in 0..LANES {
-            group[l] = step(&mut x[l], slots, words, &mut p);
-        }
+    let done = if simd::available() {
+        let whole = out.len() / LANES * LANES;
+        simd::decode_steps(&mut [&mut c], slots, &mut [&mut out[..whole]])
+    } else {
+        0
+    };
+    c.decode_scalar(slots, &mut out[done..]);
+    c.finish()
+}
+
+/// Decodes two chunks of the same plane together (see the module docs); each result is what
+/// [`decode_chunk`] would return for that chunk alone.
+pub fn decode_pair(
+    a: (&[u8], &mut [u8]),
+    b: (&[u8], &mut [u8]),
+    table: &DecodeTable,
+) -> (Result<(), &'static str>, Result<(), &'static str>) {
+    let (Ok(mut ca), Ok(mut cb)) = (Cursor::start(a.0), Cursor::start(b.0)) else {
+        return (decode_chunk(a.0, table, a.1), decode_chunk(b.0, table, b.1));
+    };
+    let slots = &*table.slots;
+    let (oa, ob) = (a.1, b.1);
+    let (mut da, mut db) = (0, 0);
+    if simd::available() {
+        let steps = oa.len().min(ob.len()) / LANES * LANES;
+        let done = simd::decode_steps(&mut [&mut ca, &mut cb], slots, &mut [&mut oa[..steps], &mut ob[..steps]]);
+        da = done;
+        db = done;
+        let (wa, wb) = (oa.len() / LANES * LANES, ob.len() / LANES * LANES);
+        da += simd::decode_steps(&mut [&mut ca], slots, &mut [&mut oa[da..wa]]);
+        db += simd::decode_steps(&mut [&mut cb], slots, &mut [&mut ob[db..wb]]);
     }
-    for (l, o) in full.into_remainder().iter_mut().enumerate() {
-        *o = step(&mut x[l], slots, words, &mut p);
-    }
-    if p != words.len() {
-        return Err(if p > words.len() {
-            "rANS stream ends early"
-        } else {
-            "rANS stream has trailing words"
-        });
-    }
-    if x.iter().any(|&v| v != RANS_L) {
-        return Err("rANS lane did not end in its initial state");
-    }
-    Ok(())
+    ca.decode_scalar(slots, &mut oa[da..]);
+    cb.decode_scalar(slots, &mut ob[db..]);
+    (ca.finish(), cb.finish())
 }
 
 #[inline(always)]

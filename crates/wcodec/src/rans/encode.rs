@@ -1,16 +1,28 @@
 //! Fast interleaved rANS encoder (format.md §5.5). Must produce the same bytes as
 //! [`super::naive::encode_chunk`].
+//!
+//! The division `x / freq` of the textbook step is replaced by a multiply-high with a
+//! precomputed reciprocal, and `x' = (q << 12) + (x − q·f) + cum` is folded into
+//! `x' = x + cum + q·(4096 − f)` (ryg_rans' formulation): no divide on the hot path.
 
 use super::freq::FreqTable;
-use super::{LANES, PROB_BITS, RANS_L};
+use super::{LANES, PROB_BITS, PROB_SCALE, RANS_L};
 
-/// Per-symbol encoder constants, packed so one load serves a step.
+/// Per-symbol encoder constants.
 #[derive(Clone, Copy, Default)]
 struct EncSym {
-    freq: u32,
-    cum: u32,
     /// `x ≥ x_max` means the state must shed a word before encoding this symbol.
     x_max: u32,
+    /// `cum`, added to every state encoding this symbol.
+    bias: u32,
+    /// `PROB_SCALE − freq`.
+    cmpl_freq: u32,
+    /// All ones when `freq == 1` (the quotient is `x` itself and `rcp` cannot represent 2^64).
+    q_is_x: u32,
+    /// `ceil(2^64 / freq)`: `q = (x · rcp) >> 64` is exact for every `x < 2^32` because the
+    /// rounding error `x · (rcp − 2^64/f) / 2^64 < 2^-32` is below the `1/f ≥ 2^-12` gap to the
+    /// next integer.
+    rcp: u64,
 }
 
 /// Encoder tables derived once per plane.
@@ -24,12 +36,17 @@ impl EncodeTable {
         let mut syms = [EncSym::default(); 256];
         for (s, e) in syms.iter_mut().enumerate() {
             let freq = table.freq(s as u8);
+            if freq == 0 {
+                continue;
+            }
             // ((L >> PROB_BITS) << 16) * freq, saturating for the single-symbol table (4096).
             let x_max = ((u64::from(RANS_L) >> PROB_BITS) << 16) * u64::from(freq);
             *e = EncSym {
-                freq,
-                cum: table.cum(s as u8),
                 x_max: x_max.min(u64::from(u32::MAX)) as u32,
+                bias: table.cum(s as u8),
+                cmpl_freq: PROB_SCALE - freq,
+                q_is_x: if freq == 1 { u32::MAX } else { 0 },
+                rcp: if freq == 1 { 0 } else { (u128::from(u64::MAX) / u128::from(freq) + 1) as u64 },
             };
         }
         EncodeTable { syms }
@@ -41,34 +58,37 @@ impl EncodeTable {
 /// Every symbol must be present in the table (the caller builds the table from the same data).
 pub fn encode_chunk(symbols: &[u8], table: &EncodeTable, out: &mut Vec<u8>) {
     let mut x = [RANS_L; LANES];
-    // Words are produced last-to-first; collect them and reverse once.
-    let mut words: Vec<u16> = Vec::with_capacity(symbols.len() / 2 + 16);
+    // At most one word per symbol. Words are produced last-to-first and reversed at the end.
+    // Every step stores its candidate word and advances the cursor only when it really emits:
+    // whether a state overflows is a coin flip on weight data, so a branch would mispredict.
+    let mut words = vec![0u16; symbols.len()];
+    let mut n_words = 0usize;
     let full = symbols.len() / LANES * LANES;
     let (body, tail) = symbols.split_at(full);
     for (i, &s) in tail.iter().enumerate().rev() {
-        step(&mut x[i], table.syms[s as usize], &mut words);
+        step(&mut x[i], &table.syms[s as usize], &mut words, &mut n_words);
     }
     for group in body.chunks_exact(LANES).rev() {
+        let group: &[u8; LANES] = group.try_into().expect("LANES symbols");
         for l in (0..LANES).rev() {
-            step(&mut x[l], table.syms[group[l] as usize], &mut words);
+            step(&mut x[l], &table.syms[group[l] as usize], &mut words, &mut n_words);
         }
     }
-    out.reserve(LANES * 4 + words.len() * 2);
+    out.reserve(LANES * 4 + n_words * 2);
     for state in x {
         out.extend_from_slice(&state.to_le_bytes());
     }
-    for w in words.iter().rev() {
-        out.extend_from_slice(&w.to_le_bytes());
-    }
+    out.extend(words[..n_words].iter().rev().flat_map(|w| w.to_le_bytes()));
 }
 
 #[inline(always)]
-fn step(x: &mut u32, e: EncSym, words: &mut Vec<u16>) {
-    debug_assert!(e.freq > 0, "symbol missing from the table");
-    let mut v = *x;
-    if v >= e.x_max {
-        words.push(v as u16);
-        v >>= 16;
-    }
-    *x = ((v / e.freq) << PROB_BITS) + (v % e.freq) + e.cum;
+fn step(x: &mut u32, e: &EncSym, words: &mut [u16], n_words: &mut usize) {
+    let v = *x;
+    let emit = v >= e.x_max;
+    // n_words never exceeds the number of symbols already encoded, so this index is in bounds.
+    words[*n_words] = v as u16;
+    *n_words += usize::from(emit);
+    let v = v >> (16 * u32::from(emit));
+    let q = ((u128::from(v) * u128::from(e.rcp)) >> 64) as u32 | (v & e.q_is_x);
+    *x = v + e.bias + q * e.cmpl_freq;
 }

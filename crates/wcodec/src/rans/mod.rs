@@ -26,6 +26,7 @@ pub mod decode;
 pub mod encode;
 pub mod freq;
 pub mod naive;
+pub mod simd;
 
 /// Probability resolution in bits. 12 keeps the decode table at 16 KiB (L1 / GPU shared memory)
 /// while costing well under 1% against exact entropy on 256-symbol alphabets.

@@ -1,0 +1,318 @@
+//! `wcodec inspect`: what a `.wcodec` file holds, tensor by tensor.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde_json::json;
+use wcodec::dtype::element_count;
+use wcodec::format::header::{Encoding, TensorEntry};
+use wcodec::plane::Coder;
+use wcodec::Archive;
+
+use super::Outcome;
+use crate::args::InspectArgs;
+use crate::summary::{self, size, xxh3};
+
+pub(crate) fn run(args: &InspectArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
+    let files = wcodec_files(&args.path)?;
+    if args.header {
+        for (i, path) in files.iter().enumerate() {
+            if files.len() > 1 {
+                writeln!(out, "{}# {}", if i > 0 { "\n" } else { "" }, path.display())?;
+            }
+            let json = header_json(path)
+                .with_context(|| format!("cannot read the header of `{}`", path.display()))?;
+            serde_json::to_writer_pretty(&mut *out, &json)?;
+            writeln!(out)?;
+        }
+        return Ok(Outcome::Success);
+    }
+    let mut totals = Totals::default();
+    let mut reports = Vec::new();
+    for (i, path) in files.iter().enumerate() {
+        let archive =
+            Archive::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
+        let file_totals = Totals::of(&archive);
+        if args.json {
+            reports.push(file_json(path, &archive, &file_totals));
+        } else {
+            if i > 0 {
+                writeln!(out)?;
+            }
+            file_human(out, path, &archive, &file_totals)?;
+        }
+        totals.add(&file_totals);
+    }
+    if args.json {
+        let value = json!({"command": "inspect", "files": reports, "totals": totals.json()});
+        summary::print_json(out, &value)?;
+    } else if files.len() > 1 {
+        writeln!(
+            out,
+            "\nAll {} files: {} tensors, {} → {} ({} with headers and padding)",
+            files.len(),
+            totals.n_tensors,
+            size(totals.raw_bytes),
+            size(totals.stored_bytes),
+            size(totals.file_bytes)
+        )?;
+    }
+    Ok(Outcome::Success)
+}
+
+/// `path` itself, or the `.wcodec` files under the directory `path`.
+fn wcodec_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    if !path.is_dir() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let files: Vec<PathBuf> = wcodec::dir::list_files(path)
+        .with_context(|| format!("cannot list `{}`", path.display()))?
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == wcodec::dir::WCODEC_EXT))
+        .map(|f| path.join(f))
+        .collect();
+    if files.is_empty() {
+        bail!("no .wcodec files in `{}`", path.display());
+    }
+    Ok(files)
+}
+
+/// Sums over tensors (and files).
+#[derive(Default)]
+struct Totals {
+    n_files: u64,
+    n_tensors: u64,
+    elements: u64,
+    raw_bytes: u64,
+    stored_bytes: u64,
+    order0_bytes: u64,
+    file_bytes: u64,
+}
+
+impl Totals {
+    fn of(archive: &Archive) -> Totals {
+        let mut t = Totals {
+            n_files: 1,
+            file_bytes: archive.file_bytes(),
+            ..Totals::default()
+        };
+        for e in archive.tensors() {
+            t.n_tensors += 1;
+            t.elements += elements(e);
+            t.raw_bytes += e.raw_bytes;
+            t.stored_bytes += e.stored_bytes;
+            t.order0_bytes += e.order0_bytes;
+        }
+        t
+    }
+
+    fn add(&mut self, o: &Totals) {
+        self.n_files += o.n_files;
+        self.n_tensors += o.n_tensors;
+        self.elements += o.elements;
+        self.raw_bytes += o.raw_bytes;
+        self.stored_bytes += o.stored_bytes;
+        self.order0_bytes += o.order0_bytes;
+        self.file_bytes += o.file_bytes;
+    }
+
+    fn json(&self) -> serde_json::Value {
+        json!({
+            "n_files": self.n_files,
+            "n_tensors": self.n_tensors,
+            "elements": self.elements,
+            "original_bytes": self.raw_bytes,
+            "encoded_bytes": self.stored_bytes,
+            "order0_bytes": self.order0_bytes,
+            "file_bytes": self.file_bytes,
+            "bits_per_element": bits_per(self.stored_bytes, self.elements),
+            "bound_bits_per_element": bits_per(self.order0_bytes, self.elements),
+        })
+    }
+}
+
+fn elements(e: &TensorEntry) -> u64 {
+    element_count(&e.shape).unwrap_or(0)
+}
+
+/// Bits per element, `None` for an empty tensor.
+fn bits_per(bytes: u64, elements: u64) -> Option<f64> {
+    (elements > 0).then(|| bytes as f64 * 8.0 / elements as f64)
+}
+
+fn coder_name(c: Coder) -> &'static str {
+    match c {
+        Coder::Raw => "raw",
+        Coder::Rans => "rans",
+    }
+}
+
+/// `raw`, or `planes` and each plane's coder.
+fn encoding(e: &TensorEntry) -> String {
+    match e.encoding {
+        Encoding::Raw => "raw".into(),
+        Encoding::Planes => {
+            let coders: Vec<&str> = e.planes.iter().map(|p| coder_name(p.coder)).collect();
+            format!("planes {}", coders.join(","))
+        }
+    }
+}
+
+fn file_human(
+    out: &mut dyn Write,
+    path: &Path,
+    a: &Archive,
+    totals: &Totals,
+) -> std::io::Result<()> {
+    let h = a.header();
+    writeln!(out, "{}", path.display())?;
+    writeln!(out, "  Format version: {}", h.version)?;
+    writeln!(out, "  Encoder:        {}", h.encoder)?;
+    writeln!(
+        out,
+        "  Source:         {} `{}` ({}, {})",
+        h.source.format,
+        h.source.file_name,
+        size(a.source_bytes()),
+        xxh3(h.source.file_xxh3)
+    )?;
+    writeln!(out, "  Header xxh3:    {:016x}", a.header_xxh3())?;
+    writeln!(
+        out,
+        "  File size:      {} ({} bytes)",
+        size(a.file_bytes()),
+        a.file_bytes()
+    )?;
+    writeln!(out, "  Tensors:        {}", a.tensors().len())?;
+    writeln!(out)?;
+
+    let fmt_bits = |b: Option<f64>| b.map_or_else(|| "-".to_owned(), |v| format!("{v:.3}"));
+    let mut rows: Vec<[String; 8]> = vec![[
+        "name".into(),
+        "dtype".into(),
+        "shape".into(),
+        "original".into(),
+        "encoded".into(),
+        "bits/el".into(),
+        "bound/el".into(),
+        "encoding".into(),
+    ]];
+    for e in a.tensors() {
+        let n = elements(e);
+        rows.push([
+            e.name.clone(),
+            e.dtype.to_string(),
+            format!("{:?}", e.shape),
+            e.raw_bytes.to_string(),
+            e.stored_bytes.to_string(),
+            fmt_bits(bits_per(e.stored_bytes, n)),
+            fmt_bits(bits_per(e.order0_bytes, n)),
+            encoding(e),
+        ]);
+    }
+    rows.push([
+        format!("total ({} tensors)", totals.n_tensors),
+        String::new(),
+        String::new(),
+        totals.raw_bytes.to_string(),
+        totals.stored_bytes.to_string(),
+        fmt_bits(bits_per(totals.stored_bytes, totals.elements)),
+        fmt_bits(bits_per(totals.order0_bytes, totals.elements)),
+        format!(
+            "+{} bytes of header and padding",
+            a.file_bytes().saturating_sub(totals.stored_bytes)
+        ),
+    ]);
+    let mut width = [0usize; 8];
+    for row in &rows {
+        for (w, cell) in width.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let last = rows.len() - 1;
+    for (i, row) in rows.iter().enumerate() {
+        let mut line = String::from(" ");
+        for (c, (cell, w)) in row.iter().zip(width).enumerate() {
+            let pad = w - cell.chars().count();
+            line.push(' ');
+            if (3..=6).contains(&c) {
+                line.extend(std::iter::repeat(' ').take(pad));
+                line.push_str(cell);
+            } else if c < 7 {
+                line.push_str(cell);
+                line.extend(std::iter::repeat(' ').take(pad));
+            } else {
+                line.push_str(cell);
+            }
+        }
+        if i == last {
+            // As wide as the columns before `encoding`, plus that column's title.
+            let rule: usize = width[..7].iter().map(|w| w + 1).sum::<usize>() + "encoding".len();
+            writeln!(out, "  {}", "-".repeat(rule))?;
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
+fn file_json(path: &Path, a: &Archive, totals: &Totals) -> serde_json::Value {
+    let h = a.header();
+    let tensors: Vec<serde_json::Value> = a
+        .tensors()
+        .iter()
+        .map(|e| {
+            let n = elements(e);
+            json!({
+                "name": e.name,
+                "dtype": e.dtype.name(),
+                "shape": e.shape,
+                "elements": n,
+                "original_bytes": e.raw_bytes,
+                "encoded_bytes": e.stored_bytes,
+                "order0_bytes": e.order0_bytes,
+                "bits_per_element": bits_per(e.stored_bytes, n),
+                "bound_bits_per_element": bits_per(e.order0_bytes, n),
+                "encoding": match e.encoding { Encoding::Raw => "raw", Encoding::Planes => "planes" },
+                "chunk_symbols": e.chunk_symbols,
+                "planes": e.planes.iter().map(|p| json!({"coder": coder_name(p.coder), "bytes": p.bytes})).collect::<Vec<_>>(),
+                "offset": e.offset,
+                "xxh3": format!("{:016x}", e.xxh3),
+            })
+        })
+        .collect();
+    json!({
+        "path": path.display().to_string(),
+        "format_version": h.version,
+        "encoder": h.encoder,
+        "source_format": h.source.format,
+        "source_file_name": h.source.file_name,
+        "source_bytes": a.source_bytes(),
+        "source_xxh3": format!("{:016x}", h.source.file_xxh3),
+        "header_xxh3": format!("{:016x}", a.header_xxh3()),
+        "file_bytes": a.file_bytes(),
+        "n_tensors": a.tensors().len(),
+        "totals": totals.json(),
+        "tensors": tensors,
+    })
+}
+
+/// The file's header JSON, inflated, with every key the file holds (known or not). The file is
+/// validated first by opening it as an archive, so the preamble fields read here are sound.
+fn header_json(path: &Path) -> anyhow::Result<serde_json::Value> {
+    let archive = Archive::open(path)?;
+    drop(archive);
+    let mut file = File::open(path)?;
+    let mut preamble = [0u8; 64];
+    file.read_exact(&mut preamble)?;
+    let field = |o: usize| u64::from_le_bytes(preamble[o..o + 8].try_into().expect("8 bytes"));
+    let (offset, stored, json_bytes) = (field(16), field(24), field(32));
+    let mut deflated = vec![0u8; usize::try_from(stored)?];
+    file.seek(SeekFrom::Start(offset))?;
+    file.read_exact(&mut deflated)?;
+    let json =
+        miniz_oxide::inflate::decompress_to_vec_with_limit(&deflated, usize::try_from(json_bytes)?)
+            .map_err(|e| anyhow::anyhow!("header does not inflate: {e:?}"))?;
+    Ok(serde_json::from_slice(&json)?)
+}

@@ -1,0 +1,141 @@
+//! AVX2 decoding of the interleaved rANS stream (x86-64, detected at run time).
+//!
+//! The only `unsafe` code of the codec: `std::arch` intrinsics. It decodes exactly what the
+//! scalar [`super::decode`] path decodes (the tests compare both with the naive oracle); the
+//! scalar path finishes the last steps of every chunk and does every check.
+//!
+//! One step of 32 lanes is four vectors of 8 lanes. Per vector: gather the 8 table entries,
+//! update the states, compare with `L`, and refill the lanes that need a word from the next
+//! `popcnt(mask)` words of the stream. A 256-entry table maps the 8-bit need-mask to the
+//! permutation that hands the k-th word to the k-th needing lane (lane order = stream order).
+#![allow(unsafe_code)]
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::{
+    __m256i, _mm256_and_si256, _mm256_add_epi32, _mm256_blendv_epi8, _mm256_castsi256_ps, _mm256_cmpeq_epi32,
+    _mm256_cvtepu16_epi32, _mm256_i32gather_epi32, _mm256_loadu_si256, _mm256_movemask_ps, _mm256_mullo_epi32,
+    _mm256_or_si256, _mm256_permutevar8x32_epi32, _mm256_set1_epi32, _mm256_setr_epi8, _mm256_setzero_si256,
+    _mm256_shuffle_epi8, _mm256_slli_epi32, _mm256_srli_epi32, _mm256_storeu_si256, _mm_loadu_si128,
+    _mm_storel_epi64, _mm256_castsi256_si128,
+};
+
+use super::decode::Cursor;
+use super::LANES;
+
+/// For each 8-bit need-mask, the source word index of every lane (lane j takes word
+/// `popcnt(mask & ((1 << j) − 1))`; lanes that take no word get 0, masked out later).
+const PERMUTES: [[u32; 8]; 256] = {
+    let mut t = [[0u32; 8]; 256];
+    let mut mask = 0;
+    while mask < 256 {
+        let mut j = 0;
+        let mut k = 0;
+        while j < 8 {
+            if mask & (1 << j) != 0 {
+                t[mask][j] = k;
+                k += 1;
+            }
+            j += 1;
+        }
+        mask += 1;
+    }
+    t
+};
+
+/// Whether the running CPU can use [`decode_steps`].
+pub fn available() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("popcnt")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+/// Decodes whole 32-symbol steps of `N` chunks at once, step `i` of every chunk together,
+/// while every chunk has at least 32 words left, so no vector load can run past its words.
+/// `outs[c]` (equal lengths, a multiple of 32 bytes) receives chunk `c`'s symbols. Returns the
+/// bytes written to each output; the cursors are left where the scalar path continues.
+#[cfg(target_arch = "x86_64")]
+pub fn decode_steps<const N: usize>(cursors: &mut [&mut Cursor<'_>; N], slots: &[u32; 4096], outs: &mut [&mut [u8]; N]) -> usize {
+    assert!(available(), "caller checks available()");
+    let n_steps = outs.iter().map(|o| o.len() / LANES).min().unwrap_or(0);
+    // SAFETY: AVX2 and POPCNT were detected just above.
+    unsafe { decode_steps_avx2(cursors, slots, outs, n_steps) }
+}
+
+/// See [`decode_steps`]; never called off x86-64.
+#[cfg(not(target_arch = "x86_64"))]
+pub fn decode_steps<const N: usize>(_: &mut [&mut Cursor<'_>; N], _: &[u32; 4096], _: &mut [&mut [u8]; N]) -> usize {
+    0
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+unsafe fn decode_steps_avx2<const N: usize>(
+    cursors: &mut [&mut Cursor<'_>; N],
+    slots: &[u32; 4096],
+    outs: &mut [&mut [u8]; N],
+    n_steps: usize,
+) -> usize {
+    // SAFETY (whole function): every pointer access is bounded as commented at each site.
+    unsafe {
+        let slot_mask = _mm256_set1_epi32(0xFFF);
+        let one = _mm256_set1_epi32(1);
+        let zero = _mm256_setzero_si256();
+        // Picks byte 0 of each 32-bit lane into the low 4 bytes of each 128-bit half.
+        let low_bytes = _mm256_setr_epi8(
+            0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+            -1, -1, -1,
+        );
+        let halves = _mm256_loadu_si256([0u32, 4, 1, 1, 1, 1, 1, 1].as_ptr().cast());
+        // x of chunk c: 4 vectors of 8 lanes, read from the 32-element array.
+        let mut xv = [[zero; 4]; N];
+        let mut pos = [0usize; N];
+        for c in 0..N {
+            let xp = cursors[c].x.as_ptr().cast::<__m256i>();
+            for (v, xs) in xv[c].iter_mut().enumerate() {
+                *xs = _mm256_loadu_si256(xp.add(v)); // v < 4: inside the 32 lanes
+            }
+            pos[c] = cursors[c].p;
+        }
+        let mut step = 0;
+        // A step consumes at most 32 words (64 bytes) per chunk; its last vector load reads 16
+        // bytes at pos + 48 at most, so pos + 64 <= words.len() keeps every load in bounds.
+        while step < n_steps && (0..N).all(|c| pos[c] + 64 <= cursors[c].words.len()) {
+            for c in 0..N {
+                let words = cursors[c].words.as_ptr();
+                for v in 0..4 {
+                    let xs = xv[c][v];
+                    let slot = _mm256_and_si256(xs, slot_mask);
+                    // Indices are < 4096 (masked), inside `slots`.
+                    let e = _mm256_i32gather_epi32::<4>(slots.as_ptr().cast(), slot);
+                    let freq = _mm256_add_epi32(_mm256_and_si256(_mm256_srli_epi32::<8>(e), slot_mask), one);
+                    let state = _mm256_add_epi32(_mm256_mullo_epi32(freq, _mm256_srli_epi32::<12>(xs)), _mm256_srli_epi32::<20>(e));
+                    let need = _mm256_cmpeq_epi32(_mm256_srli_epi32::<16>(state), zero);
+                    let mask = _mm256_movemask_ps(_mm256_castsi256_ps(need)) as usize;
+                    // pos + 16 <= words.len() by the loop condition (advanced by <= 48 so far).
+                    let w = _mm256_cvtepu16_epi32(_mm_loadu_si128(words.add(pos[c]).cast()));
+                    let perm = _mm256_loadu_si256(PERMUTES[mask].as_ptr().cast());
+                    let refilled = _mm256_or_si256(_mm256_slli_epi32::<16>(state), _mm256_permutevar8x32_epi32(w, perm));
+                    xv[c][v] = _mm256_blendv_epi8(state, refilled, need);
+                    pos[c] += 2 * mask.count_ones() as usize;
+                    // 8 symbols to outs[c][step*32 + v*8 ..][..8]: step < n_steps <= len/32.
+                    let bytes = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(e, low_bytes), halves);
+                    _mm_storel_epi64(outs[c].as_mut_ptr().add(step * LANES + v * 8).cast(), _mm256_castsi256_si128(bytes));
+                }
+            }
+            step += 1;
+        }
+        for c in 0..N {
+            let xp = cursors[c].x.as_mut_ptr().cast::<__m256i>();
+            for (v, xs) in xv[c].iter().enumerate() {
+                _mm256_storeu_si256(xp.add(v), *xs);
+            }
+            cursors[c].p = pos[c];
+        }
+        step * LANES
+    }
+}
