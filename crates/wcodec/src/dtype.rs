@@ -90,7 +90,7 @@ dtypes! {
     F8E5M2Fnuz = "F8_E5M2FNUZ", 8, Bytes;
     I16 = "I16", 16, Integer { width: 2 };
     U16 = "U16", 16, Integer { width: 2 };
-    F16 = "F16", 16, Float { width: 2 };
+    F16 = "F16", 16, Integer { width: 2 };
     BF16 = "BF16", 16, Float { width: 2 };
     I32 = "I32", 32, Integer { width: 4 };
     U32 = "U32", 32, Integer { width: 4 };

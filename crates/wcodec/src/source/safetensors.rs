@@ -49,6 +49,9 @@ fn invalid(detail: impl Into<String>) -> Error {
 
 /// Parses and validates a whole safetensors file.
 pub fn parse(bytes: &[u8]) -> Result<SafetensorsFile<'_>> {
+    if bytes.starts_with(b"GGUF") {
+        return Err(invalid("this is a GGUF file; wcodec reads safetensors files and model directories only (GGUF is planned)"));
+    }
     let n = bytes
         .get(..8)
         .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))

@@ -1,3 +1,24 @@
 //! One integration-test binary for the core (ripgrep's layout): modules by concern.
+//!
+//! * `roundtrip` — seed table of edge cases, then proptest over dtypes × sizes × distributions;
+//! * `oracle` — fast rANS coder == the spec-literal `rans::naive` coder, on valid and broken streams;
+//! * `determinism` — identical bytes across runs and rayon pool sizes;
+//! * `golden` — committed files in `testdata/golden` decode, and the encoder reproduces them;
+//! * `corrupt` — crafted files in `testdata/reject` fail with their specific error;
+//! * `sweep` — every truncation and bit flip of every golden file is an error, never a panic;
+//! * `api` — misuse of the public API returns the documented error variants.
+//!
+//! `fixtures` generates `testdata/` (`WCODEC_BLESS=1 cargo test -p wcodec --test it -- --ignored bless_golden`).
 
+// Test data generators reinterpret bytes as signed values on purpose.
+#![allow(clippy::cast_possible_wrap)]
+
+mod api;
+mod common;
+mod corrupt;
+mod determinism;
+mod fixtures;
+mod golden;
+mod oracle;
 mod roundtrip;
+mod sweep;
