@@ -120,4 +120,3 @@ fn report(err: &anyhow::Error) -> i32 {
         EXIT_ERROR
     }
 }
-

@@ -8,13 +8,19 @@ use wcodec::{encode_bytes, Archive, EncodeOptions, NoProgress};
 
 fn main() {
     let path = std::env::args().nth(1).expect("FILE");
-    let chunk: u64 = std::env::args().nth(2).map_or(1 << 16, |c| c.parse().unwrap());
+    let chunk: u64 = std::env::args()
+        .nth(2)
+        .map_or(1 << 16, |c| c.parse().unwrap());
     let src = std::fs::read(&path).unwrap();
     let mut out = Cursor::new(Vec::new());
-    let opts = EncodeOptions { chunk_symbols: chunk, ..EncodeOptions::default() };
+    let opts = EncodeOptions {
+        chunk_symbols: chunk,
+        ..EncodeOptions::default()
+    };
     encode_bytes(&src, "x", &opts, &mut out, &NoProgress).unwrap();
     let a = Archive::from_bytes(out.into_inner()).unwrap();
-    let (mut h0, mut quant, mut table, mut states, mut stored, mut raw_loss) = (0f64, 0f64, 0f64, 0f64, 0f64, 0f64);
+    let (mut h0, mut quant, mut table, mut states, mut stored, mut raw_loss) =
+        (0f64, 0f64, 0f64, 0f64, 0f64, 0f64);
     for (i, t) in a.tensors().iter().enumerate() {
         let data = a.decode(i).unwrap();
         let width = t.dtype.plane_layout().n_planes();
@@ -31,7 +37,10 @@ fn main() {
             let hist = histogram(plane);
             let h = order0_bytes(&hist);
             h0 += h;
-            let coded_rans = t.planes.get(p).is_some_and(|pl| pl.coder == wcodec::plane::Coder::Rans);
+            let coded_rans = t
+                .planes
+                .get(p)
+                .is_some_and(|pl| pl.coder == wcodec::plane::Coder::Rans);
             if !coded_rans {
                 raw_loss += n as f64 - h;
                 continue;

@@ -16,7 +16,9 @@ fn synthetic() -> Vec<u8> {
         .map(|_| {
             let mut s = 0i32;
             for _ in 0..4 {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                x = x
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
                 s += ((x >> 33) & 0xFF) as i32;
             }
             ((s / 4 - 128) * 2).clamp(-127, 127) as i8 as u8
@@ -28,7 +30,12 @@ fn synthetic() -> Vec<u8> {
 /// Process CPU seconds (user + system, all threads) from /proc/self/stat.
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-    let fields: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
+    let fields: Vec<&str> = stat
+        .rsplit(')')
+        .next()
+        .unwrap()
+        .split_whitespace()
+        .collect();
     let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
     ticks / 100.0
 }
@@ -47,17 +54,33 @@ fn main() {
         Some(p) => std::fs::read(p).expect("read input"),
         None => synthetic(),
     };
-    let reps: usize = std::env::var("REPS").ok().and_then(|r| r.parse().ok()).unwrap_or(20);
+    let reps: usize = std::env::var("REPS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(20);
     let mb = src.len() as f64 / 1e6;
     let mut encoded = Vec::new();
     let enc = per_rep(reps.div_ceil(4), || {
         let mut out = Cursor::new(Vec::new());
-        encode_bytes(&src, "x.safetensors", &EncodeOptions::default(), &mut out, &NoProgress).unwrap();
+        encode_bytes(
+            &src,
+            "x.safetensors",
+            &EncodeOptions::default(),
+            &mut out,
+            &NoProgress,
+        )
+        .unwrap();
         encoded = out.into_inner();
     });
     let archive = Archive::from_bytes(encoded.clone()).unwrap();
-    let dec = per_rep(reps, || archive.write_source(&mut std::io::sink(), &NoProgress).map(drop).unwrap());
-    let mut bufs: Vec<Vec<u8>> = archive.tensors().iter().map(|t| vec![0u8; t.raw_bytes as usize]).collect();
+    let dec = per_rep(reps, || {
+        archive.write_source(&mut std::io::sink(), &NoProgress).unwrap();
+    });
+    let mut bufs: Vec<Vec<u8>> = archive
+        .tensors()
+        .iter()
+        .map(|t| vec![0u8; t.raw_bytes as usize])
+        .collect();
     let into = per_rep(reps, || {
         for (i, b) in bufs.iter_mut().enumerate() {
             archive.decode_into(i, b).unwrap();

@@ -50,7 +50,13 @@ impl Archive {
         if header.source.format == "safetensors" {
             check_safetensors_source(&header)?;
         }
-        let index = header.tensors.iter().enumerate().map(|(i, t)| (t.name.clone(), i)).collect();
+        check_region_padding(&bytes, &header, preamble.header_offset)?;
+        let index = header
+            .tensors
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.clone(), i))
+            .collect();
         Ok(Archive {
             bytes,
             preamble,
@@ -87,26 +93,42 @@ impl Archive {
 
     /// Index of the tensor called `name`.
     pub fn find(&self, name: &str) -> Result<usize> {
-        self.index.get(name).copied().ok_or_else(|| Error::TensorNotFound(name.to_owned()))
+        self.index
+            .get(name)
+            .copied()
+            .ok_or_else(|| Error::TensorNotFound(name.to_owned()))
     }
 
     /// Decodes tensor `index` into `out` (exactly `raw_bytes` long) and checks its checksum.
     pub fn decode_into(&self, index: usize, out: &mut [u8]) -> Result<()> {
-        let entry = self.header.tensors.get(index).ok_or_else(|| Error::TensorNotFound(format!("#{index}")))?;
+        let entry = self
+            .header
+            .tensors
+            .get(index)
+            .ok_or_else(|| Error::TensorNotFound(format!("#{index}")))?;
         decode_tensor_into(entry, &self.bytes, out)
     }
 
     /// Decodes tensor `index` into a new buffer.
     pub fn decode(&self, index: usize) -> Result<Vec<u8>> {
-        let entry = self.header.tensors.get(index).ok_or_else(|| Error::TensorNotFound(format!("#{index}")))?;
-        let mut out = vec![0u8; usize::try_from(entry.raw_bytes).map_err(|_| Error::InvalidInput("tensor too large".into()))?];
+        let entry = self
+            .header
+            .tensors
+            .get(index)
+            .ok_or_else(|| Error::TensorNotFound(format!("#{index}")))?;
+        let mut out = vec![
+            0u8;
+            usize::try_from(entry.raw_bytes)
+                .map_err(|_| Error::InvalidInput("tensor too large".into()))?
+        ];
         self.decode_into(index, &mut out)?;
         Ok(out)
     }
 
     /// Size of the rebuilt source file.
     pub fn source_bytes(&self) -> u64 {
-        8 + self.header.source.header.len() as u64 + self.header.tensors.iter().map(|t| t.raw_bytes).sum::<u64>()
+        8 + self.header.source.header.len() as u64
+            + self.header.tensors.iter().map(|t| t.raw_bytes).sum::<u64>()
     }
 
     /// Rebuilds the source file into `w`, byte for byte; returns the XXH3-64 of what was written.
@@ -126,8 +148,15 @@ impl Archive {
         let prefix = safetensors::prefix(&self.header.source.header);
         hasher.update(&prefix);
         w.write_all(&prefix).map_err(io_err)?;
-        for batch in batch_ranges(self.header.tensors.iter().map(|t| t.raw_bytes), DECODE_BATCH_BYTES) {
-            let decoded: Vec<Vec<u8>> = batch.clone().into_par_iter().map(|i| self.decode(i)).collect::<Result<_>>()?;
+        for batch in batch_ranges(
+            self.header.tensors.iter().map(|t| t.raw_bytes),
+            DECODE_BATCH_BYTES,
+        ) {
+            let decoded: Vec<Vec<u8>> = batch
+                .clone()
+                .into_par_iter()
+                .map(|i| self.decode(i))
+                .collect::<Result<_>>()?;
             for bytes in decoded {
                 hasher.update(&bytes);
                 w.write_all(&bytes).map_err(io_err)?;
@@ -156,9 +185,35 @@ fn check_safetensors_source(header: &Header) -> Result<()> {
         )));
     }
     for (s, t) in source.iter().zip(&header.tensors) {
-        if s.name != t.name || s.dtype != t.dtype || s.shape != t.shape || s.end - s.begin != t.raw_bytes {
-            return Err(Error::tensor(&t.name, format!("does not match the source header entry `{}`", s.name)));
+        if s.name != t.name
+            || s.dtype != t.dtype
+            || s.shape != t.shape
+            || s.end - s.begin != t.raw_bytes
+        {
+            return Err(Error::tensor(
+                &t.name,
+                format!("does not match the source header entry `{}`", s.name),
+            ));
         }
+    }
+    Ok(())
+}
+
+/// The payload bytes outside tensor regions are alignment padding and must be zero.
+fn check_region_padding(bytes: &[u8], header: &Header, header_offset: u64) -> Result<()> {
+    let mut pos = crate::format::PREAMBLE_BYTES;
+    let ends = header
+        .tensors
+        .iter()
+        .map(|t| (t.offset, t.offset + t.stored_bytes))
+        .chain([(header_offset, header_offset)]);
+    for (start, end) in ends {
+        if bytes[pos as usize..start as usize].iter().any(|&b| b != 0) {
+            return Err(Error::corrupt(format!(
+                "non-zero padding in payload bytes [{pos}, {start})"
+            )));
+        }
+        pos = end;
     }
     Ok(())
 }

@@ -32,7 +32,10 @@ mod tests {
 
     #[test]
     fn batches_cover_everything_in_order() {
-        assert_eq!(batch_ranges([5, 5, 5, 20, 1], 10), vec![0..2, 2..3, 3..4, 4..5]);
+        assert_eq!(
+            batch_ranges([5, 5, 5, 20, 1], 10),
+            vec![0..2, 2..3, 3..4, 4..5]
+        );
         assert!(batch_ranges([], 10).is_empty());
         assert_eq!(batch_ranges([0, 0, 0], 0), vec![0..3]);
     }

@@ -40,7 +40,12 @@ impl DecodeStats {
 }
 
 /// Rebuilds the source of the `.wcodec` file `input` at `output`.
-pub fn decode_file(input: &Path, output: &Path, options: &DecodeOptions, progress: &dyn Progress) -> Result<DecodeStats> {
+pub fn decode_file(
+    input: &Path,
+    output: &Path,
+    options: &DecodeOptions,
+    progress: &dyn Progress,
+) -> Result<DecodeStats> {
     check_output(input, output, options.overwrite)?;
     let archive = Archive::open(input)?;
     let mut out = AtomicFile::create(output)?;
@@ -51,7 +56,11 @@ pub fn decode_file(input: &Path, output: &Path, options: &DecodeOptions, progres
 
 /// Writes the rebuilt source of `archive` to `w` and checks it against the recorded file
 /// checksum (the tensors were already checked one by one; this also covers the header bytes).
-pub fn write_checked(archive: &Archive, w: &mut dyn std::io::Write, progress: &dyn Progress) -> Result<DecodeStats> {
+pub fn write_checked(
+    archive: &Archive,
+    w: &mut dyn std::io::Write,
+    progress: &dyn Progress,
+) -> Result<DecodeStats> {
     let digest = archive.write_source(w, progress)?;
     let expected = archive.header().source.file_xxh3;
     if digest != expected {

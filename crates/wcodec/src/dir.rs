@@ -24,7 +24,12 @@ pub const WCODEC_INDEX: &str = "model.wcodec.index.json";
 const MAX_DEPTH: usize = 32;
 
 /// Encodes a file or a model directory.
-pub fn encode_path(input: &Path, output: &Path, options: &EncodeOptions, progress: &dyn Progress) -> Result<EncodeStats> {
+pub fn encode_path(
+    input: &Path,
+    output: &Path,
+    options: &EncodeOptions,
+    progress: &dyn Progress,
+) -> Result<EncodeStats> {
     if input.is_dir() {
         encode_dir(input, output, options, progress)
     } else {
@@ -33,7 +38,12 @@ pub fn encode_path(input: &Path, output: &Path, options: &EncodeOptions, progres
 }
 
 /// Decodes a `.wcodec` file or an encoded model directory.
-pub fn decode_path(input: &Path, output: &Path, options: &DecodeOptions, progress: &dyn Progress) -> Result<DecodeStats> {
+pub fn decode_path(
+    input: &Path,
+    output: &Path,
+    options: &DecodeOptions,
+    progress: &dyn Progress,
+) -> Result<DecodeStats> {
     if input.is_dir() {
         decode_dir(input, output, options, progress)
     } else {
@@ -45,12 +55,18 @@ pub fn decode_path(input: &Path, output: &Path, options: &DecodeOptions, progres
 pub fn list_files(root: &Path) -> Result<Vec<PathBuf>> {
     fn walk(root: &Path, rel: &Path, depth: usize, out: &mut Vec<PathBuf>) -> Result<()> {
         if depth > MAX_DEPTH {
-            return Err(Error::InvalidInput(format!("`{}` nests deeper than {MAX_DEPTH} levels", root.join(rel).display())));
+            return Err(Error::InvalidInput(format!(
+                "`{}` nests deeper than {MAX_DEPTH} levels",
+                root.join(rel).display()
+            )));
         }
         let dir = root.join(rel);
         let mut names: Vec<_> = std::fs::read_dir(&dir)
             .map_err(|e| Error::io("read directory", &dir, e))?
-            .map(|e| e.map(|e| e.file_name()).map_err(|err| Error::io("read directory", &dir, err)))
+            .map(|e| {
+                e.map(|e| e.file_name())
+                    .map_err(|err| Error::io("read directory", &dir, err))
+            })
             .collect::<Result<_>>()?;
         names.sort();
         for name in names {
@@ -98,7 +114,8 @@ impl StagingDir {
     fn file(&self, rel: &Path) -> Result<PathBuf> {
         let path = self.tmp.join(rel);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| Error::io("create directory", parent, e))?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Error::io("create directory", parent, e))?;
         }
         Ok(path)
     }
@@ -123,16 +140,27 @@ fn copy(from: &Path, to: &Path) -> Result<u64> {
 }
 
 /// Encodes a model directory.
-pub fn encode_dir(input: &Path, output: &Path, options: &EncodeOptions, progress: &dyn Progress) -> Result<EncodeStats> {
+pub fn encode_dir(
+    input: &Path,
+    output: &Path,
+    options: &EncodeOptions,
+    progress: &dyn Progress,
+) -> Result<EncodeStats> {
     check_output(input, output, options.overwrite)?;
     let files = list_files(input)?;
-    if let Some(f) = files.iter().find(|f| has_ext(f, WCODEC_EXT) || f.file_name().is_some_and(|n| n == WCODEC_INDEX)) {
-        return Err(Error::InvalidInput(format!("`{}` is already wcodec output", input.join(f).display())));
+    if let Some(f) = files
+        .iter()
+        .find(|f| has_ext(f, WCODEC_EXT) || f.file_name().is_some_and(|n| n == WCODEC_INDEX))
+    {
+        return Err(Error::InvalidInput(format!(
+            "`{}` is already wcodec output",
+            input.join(f).display()
+        )));
     }
     let total: u64 = files
         .iter()
         .filter(|f| has_ext(f, "safetensors"))
-        .map(|f| std::fs::metadata(input.join(f)).map(|m| m.len()).unwrap_or(0))
+        .map(|f| std::fs::metadata(input.join(f)).map_or(0, |m| m.len()))
         .sum();
     progress.start(total);
     let staging = StagingDir::create(output)?;
@@ -142,11 +170,16 @@ pub fn encode_dir(input: &Path, output: &Path, options: &EncodeOptions, progress
         if has_ext(rel, "safetensors") {
             let dst = staging.file(&rel.with_extension(WCODEC_EXT))?;
             let bytes = map_file(&src)?;
-            let name = rel.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let name = rel
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let file = File::create(&dst).map_err(|e| Error::io("create", &dst, e))?;
             let mut w = BufWriter::with_capacity(1 << 20, file);
-            let s = encode_bytes(&bytes, &name, options, &mut w, &Nested(progress)).map_err(|e| in_file(e, &src))?;
-            w.into_inner().map_err(|e| Error::io("write", &dst, e.into_error()))?;
+            let s = encode_bytes(&bytes, &name, options, &mut w, &Nested(progress))
+                .map_err(|e| in_file(e, &src))?;
+            w.into_inner()
+                .map_err(|e| Error::io("write", &dst, e.into_error()))?;
             stats.add(&s);
         } else {
             let n = copy(&src, &staging.file(rel)?)?;
@@ -177,7 +210,10 @@ fn wcodec_index(src: &Path) -> Result<Vec<u8>> {
     let text = std::fs::read(src).map_err(|e| Error::io("read", src, e))?;
     let mut index: serde_json::Value = serde_json::from_slice(&text)
         .map_err(|e| Error::source("safetensors index", format!("`{}`: {e}", src.display())))?;
-    if let Some(map) = index.get_mut("weight_map").and_then(serde_json::Value::as_object_mut) {
+    if let Some(map) = index
+        .get_mut("weight_map")
+        .and_then(serde_json::Value::as_object_mut)
+    {
         for shard in map.values_mut() {
             if let Some(name) = shard.as_str().and_then(|s| s.strip_suffix(".safetensors")) {
                 *shard = format!("{name}.{WCODEC_EXT}").into();
@@ -190,7 +226,12 @@ fn wcodec_index(src: &Path) -> Result<Vec<u8>> {
 }
 
 /// Decodes an encoded model directory.
-pub fn decode_dir(input: &Path, output: &Path, options: &DecodeOptions, progress: &dyn Progress) -> Result<DecodeStats> {
+pub fn decode_dir(
+    input: &Path,
+    output: &Path,
+    options: &DecodeOptions,
+    progress: &dyn Progress,
+) -> Result<DecodeStats> {
     check_output(input, output, options.overwrite)?;
     let files = list_files(input)?;
     let mut archives = Vec::new();
@@ -205,7 +246,10 @@ pub fn decode_dir(input: &Path, output: &Path, options: &DecodeOptions, progress
     let mut written = std::collections::HashSet::new();
     let mut claim = |rel: PathBuf| -> Result<PathBuf> {
         if !written.insert(rel.clone()) {
-            return Err(Error::corrupt(format!("two inputs restore to `{}`", rel.display())));
+            return Err(Error::corrupt(format!(
+                "two inputs restore to `{}`",
+                rel.display()
+            )));
         }
         staging.file(&rel)
     };
@@ -213,13 +257,18 @@ pub fn decode_dir(input: &Path, output: &Path, options: &DecodeOptions, progress
     for (rel, archive) in &archives {
         let name = &archive.header().source.file_name;
         if name.is_empty() || name.contains(['/', '\\']) || name == "." || name == ".." {
-            return Err(Error::corrupt(format!("`{}` names an invalid source file `{name}`", rel.display())));
+            return Err(Error::corrupt(format!(
+                "`{}` names an invalid source file `{name}`",
+                rel.display()
+            )));
         }
         let dst = claim(rel.with_file_name(name))?;
         let file = File::create(&dst).map_err(|e| Error::io("create", &dst, e))?;
         let mut w = BufWriter::with_capacity(1 << 20, file);
-        let s = write_checked(archive, &mut w, &Nested(progress)).map_err(|e| in_file(e, &input.join(rel)))?;
-        w.into_inner().map_err(|e| Error::io("write", &dst, e.into_error()))?;
+        let s = write_checked(archive, &mut w, &Nested(progress))
+            .map_err(|e| in_file(e, &input.join(rel)))?;
+        w.into_inner()
+            .map_err(|e| Error::io("write", &dst, e.into_error()))?;
         stats.add(&s);
     }
     for rel in files.iter().filter(|f| !has_ext(f, WCODEC_EXT)) {

@@ -138,7 +138,10 @@ mod tests {
         for &d in Dtype::ALL {
             let layout = d.plane_layout();
             if layout != PlaneLayout::Bytes {
-                assert_eq!(layout.n_planes() as u64 * 8, if d == Dtype::C64 { 32 } else { d.bits() });
+                assert_eq!(
+                    layout.n_planes() as u64 * 8,
+                    if d == Dtype::C64 { 32 } else { d.bits() }
+                );
             }
         }
     }

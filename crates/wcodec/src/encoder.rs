@@ -10,7 +10,10 @@ use crate::batch::batch_ranges;
 use crate::error::{Error, Result};
 use crate::format::header::{Encoding, Header, PlaneEntry, SourceInfo, TensorEntry};
 use crate::format::preamble::Preamble;
-use crate::format::{DEFAULT_CHUNK_SYMBOLS, MAX_CHUNK_SYMBOLS, MIN_CHUNK_SYMBOLS, PREAMBLE_BYTES, REGION_ALIGN, VERSION};
+use crate::format::{
+    DEFAULT_CHUNK_SYMBOLS, MAX_CHUNK_SYMBOLS, MIN_CHUNK_SYMBOLS, PREAMBLE_BYTES, REGION_ALIGN,
+    VERSION,
+};
 use crate::io::{check_output, map_file, AtomicFile};
 use crate::progress::Progress;
 use crate::source::safetensors::{self, SourceTensor};
@@ -42,7 +45,9 @@ impl EncodeOptions {
     fn validate(&self) -> Result<()> {
         let c = self.chunk_symbols;
         if !(MIN_CHUNK_SYMBOLS..=MAX_CHUNK_SYMBOLS).contains(&c) || !c.is_power_of_two() {
-            return Err(Error::InvalidInput(format!("chunk size {c} is not a power of two in [4096, 1048576]")));
+            return Err(Error::InvalidInput(format!(
+                "chunk size {c} is not a power of two in [4096, 1048576]"
+            )));
         }
         Ok(())
     }
@@ -77,17 +82,26 @@ impl EncodeStats {
 }
 
 /// Encodes the safetensors file `input` into the `.wcodec` file `output`, atomically.
-pub fn encode_file(input: &Path, output: &Path, options: &EncodeOptions, progress: &dyn Progress) -> Result<EncodeStats> {
+pub fn encode_file(
+    input: &Path,
+    output: &Path,
+    options: &EncodeOptions,
+    progress: &dyn Progress,
+) -> Result<EncodeStats> {
     options.validate()?;
     check_output(input, output, options.overwrite)?;
     let bytes = map_file(input)?;
-    let file_name = input.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let file_name = input
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let mut out = AtomicFile::create(output)?;
     let tmp = out.tmp_path().to_path_buf();
-    let stats = encode_bytes(&bytes, &file_name, options, out.writer(), progress).map_err(|e| match e {
-        Error::Io { op, cause, .. } => Error::io(op, &tmp, cause),
-        other => other,
-    })?;
+    let stats =
+        encode_bytes(&bytes, &file_name, options, out.writer(), progress).map_err(|e| match e {
+            Error::Io { op, cause, .. } => Error::io(op, &tmp, cause),
+            other => other,
+        })?;
     out.commit()?;
     Ok(stats)
 }
@@ -105,11 +119,15 @@ pub fn encode_bytes<W: Write + Seek>(
     let c = options.chunk_symbols as usize;
     let io_err = |e| Error::io("write", file_name, e);
     progress.start(st.data.len() as u64);
-    w.write_all(&[0u8; PREAMBLE_BYTES as usize]).map_err(io_err)?;
+    w.write_all(&[0u8; PREAMBLE_BYTES as usize])
+        .map_err(io_err)?;
     let mut pos = PREAMBLE_BYTES;
     let mut entries = Vec::with_capacity(st.tensors.len());
     let mut bound = 8.0 + st.header.len() as f64;
-    for batch in batch_ranges(st.tensors.iter().map(|t| t.end - t.begin), ENCODE_BATCH_BYTES) {
+    for batch in batch_ranges(
+        st.tensors.iter().map(|t| t.end - t.begin),
+        ENCODE_BATCH_BYTES,
+    ) {
         let encoded: Vec<EncodedTensor> = st.tensors[batch.clone()]
             .par_iter()
             .map(|t| encode_tensor(&st.data[t.begin as usize..t.end as usize], t.dtype, c))
@@ -148,7 +166,8 @@ pub fn encode_bytes<W: Write + Seek>(
     };
     w.seek(SeekFrom::Start(0)).map_err(io_err)?;
     w.write_all(&preamble.to_bytes()).map_err(io_err)?;
-    w.seek(SeekFrom::Start(preamble.file_bytes)).map_err(io_err)?;
+    w.seek(SeekFrom::Start(preamble.file_bytes))
+        .map_err(io_err)?;
     w.flush().map_err(io_err)?;
     Ok(EncodeStats {
         n_files: 1,

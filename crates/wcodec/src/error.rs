@@ -36,7 +36,9 @@ pub enum Error {
         found: u64,
     },
     /// The format version is not one this build can read.
-    #[error("format version {found} is not supported (this build reads versions up to {supported})")]
+    #[error(
+        "format version {found} is not supported (this build reads versions up to {supported})"
+    )]
     UnsupportedVersion {
         /// Version in the file.
         found: u32,
@@ -55,7 +57,9 @@ pub enum Error {
         detail: String,
     },
     /// A tensor decoded to bytes whose checksum differs from the recorded one.
-    #[error("checksum mismatch in tensor `{tensor}` (got {computed:016x}, expected {expected:016x})")]
+    #[error(
+        "checksum mismatch in tensor `{tensor}` (got {computed:016x}, expected {expected:016x})"
+    )]
     Checksum {
         /// Tensor name.
         tensor: String,

@@ -12,7 +12,10 @@ static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// A temporary path beside `target`, unique in this process.
 pub(crate) fn temp_path_for(target: &Path) -> PathBuf {
-    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
     target.with_file_name(format!(".{name}.wcodec-tmp-{}-{n}", std::process::id()))
 }
@@ -20,7 +23,9 @@ pub(crate) fn temp_path_for(target: &Path) -> PathBuf {
 /// Refuses `output` when it is `input` (or inside a directory `input`), or when it exists and
 /// `overwrite` is off.
 pub fn check_output(input: &Path, output: &Path, overwrite: bool) -> Result<()> {
-    let input_abs = input.canonicalize().map_err(|e| Error::io("open", input, e))?;
+    let input_abs = input
+        .canonicalize()
+        .map_err(|e| Error::io("open", input, e))?;
     let output_abs = absolute(output)?;
     if output_abs == input_abs || output_abs.starts_with(&input_abs) && input_abs.is_dir() {
         return Err(Error::InvalidInput(format!(
@@ -47,7 +52,9 @@ fn absolute(path: &Path) -> Result<PathBuf> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let parent = parent.canonicalize().map_err(|e| Error::io("open directory", &parent, e))?;
+    let parent = parent
+        .canonicalize()
+        .map_err(|e| Error::io("open directory", &parent, e))?;
     Ok(parent.join(path.file_name().unwrap_or_default()))
 }
 
@@ -84,8 +91,11 @@ impl AtomicFile {
     /// Flushes, syncs and renames the file into place.
     pub fn commit(mut self) -> Result<()> {
         let writer = self.writer.take().expect("committed once");
-        let file = writer.into_inner().map_err(|e| Error::io("write", &self.tmp, e.into_error()))?;
-        file.sync_all().map_err(|e| Error::io("sync", &self.tmp, e))?;
+        let file = writer
+            .into_inner()
+            .map_err(|e| Error::io("write", &self.tmp, e.into_error()))?;
+        file.sync_all()
+            .map_err(|e| Error::io("sync", &self.tmp, e))?;
         drop(file);
         replace(&self.tmp, &self.target)?;
         Ok(())
@@ -111,7 +121,10 @@ pub(crate) fn replace(from: &Path, to: &Path) -> Result<()> {
 /// Opens a file read-only and maps it. An empty file maps to an empty slice.
 pub(crate) fn map_file(path: &Path) -> Result<Mapped> {
     let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
-    let len = file.metadata().map_err(|e| Error::io("stat", path, e))?.len();
+    let len = file
+        .metadata()
+        .map_err(|e| Error::io("stat", path, e))?
+        .len();
     if len == 0 {
         return Ok(Mapped::Empty);
     }

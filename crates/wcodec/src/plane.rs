@@ -33,12 +33,15 @@ pub fn encode_plane(plane: &[u8], chunk_symbols: usize) -> EncodedPlane {
     let hist = plane
         .par_chunks(chunk_symbols.max(1 << 16))
         .map(histogram)
-        .reduce(|| [0u64; 256], |mut a, b| {
-            for (x, y) in a.iter_mut().zip(b.iter()) {
-                *x += y;
-            }
-            a
-        });
+        .reduce(
+            || [0u64; 256],
+            |mut a, b| {
+                for (x, y) in a.iter_mut().zip(b.iter()) {
+                    *x += y;
+                }
+                a
+            },
+        );
     let order0 = order0_bytes(&hist);
     let raw = EncodedPlane {
         coder: Coder::Raw,
@@ -110,11 +113,19 @@ pub enum PlaneView<'a> {
 impl<'a> PlaneView<'a> {
     /// Validates the stored form of an `n`-symbol plane: every size and offset is checked
     /// before use, so a corrupt plane is rejected here or in [`PlaneView::decode_chunk`].
-    pub fn parse(coder: Coder, stored: &'a [u8], n: u64, chunk_symbols: u64) -> Result<Self, String> {
+    pub fn parse(
+        coder: Coder,
+        stored: &'a [u8],
+        n: u64,
+        chunk_symbols: u64,
+    ) -> Result<Self, String> {
         match coder {
             Coder::Raw => {
                 if stored.len() as u64 != n {
-                    return Err(format!("raw plane holds {} bytes, expected {n}", stored.len()));
+                    return Err(format!(
+                        "raw plane holds {} bytes, expected {n}",
+                        stored.len()
+                    ));
                 }
                 Ok(PlaneView::Raw(stored))
             }
@@ -122,6 +133,12 @@ impl<'a> PlaneView<'a> {
                 let (table, used) = FreqTable::read(stored).map_err(str::to_owned)?;
                 let n_chunks = n.div_ceil(chunk_symbols);
                 let mut pos = used.next_multiple_of(4) as u64;
+                let pad = stored
+                    .get(used..pos as usize)
+                    .ok_or("frequency table runs past the plane")?;
+                if pad.iter().any(|&b| b != 0) {
+                    return Err("non-zero padding after the frequency table".into());
+                }
                 let table_end = n_chunks
                     .checked_mul(4)
                     .and_then(|b| b.checked_add(pos))
@@ -138,7 +155,9 @@ impl<'a> PlaneView<'a> {
                     }
                     if k > 0 {
                         let aligned = pos.next_multiple_of(4);
-                        let pad = stored.get(pos as usize..aligned as usize).ok_or("chunk runs past the plane")?;
+                        let pad = stored
+                            .get(pos as usize..aligned as usize)
+                            .ok_or("chunk runs past the plane")?;
                         if pad.iter().any(|&b| b != 0) {
                             return Err(format!("non-zero padding before chunk {k}"));
                         }
@@ -152,7 +171,10 @@ impl<'a> PlaneView<'a> {
                     pos = end;
                 }
                 if pos != stored.len() as u64 {
-                    return Err(format!("plane has {} trailing bytes", stored.len() as u64 - pos));
+                    return Err(format!(
+                        "plane has {} trailing bytes",
+                        stored.len() as u64 - pos
+                    ));
                 }
                 Ok(PlaneView::Rans {
                     table: table.decode_table(),
@@ -171,7 +193,12 @@ impl<'a> PlaneView<'a> {
     }
 
     /// Decodes chunk `k` (of `out.len()` symbols) into `out`.
-    pub fn decode_chunk(&self, k: usize, chunk_symbols: usize, out: &mut [u8]) -> Result<(), String> {
+    pub fn decode_chunk(
+        &self,
+        k: usize,
+        chunk_symbols: usize,
+        out: &mut [u8],
+    ) -> Result<(), String> {
         if let Some(raw) = self.raw_chunk(k, chunk_symbols, out.len()) {
             out.copy_from_slice(raw);
             return Ok(());
@@ -184,7 +211,13 @@ impl<'a> PlaneView<'a> {
 
     /// Decodes chunks `k` and `k + 1` into `a` and `b` (two rANS chunks are decoded together,
     /// which is faster than one after the other; see [`decode_pair`]).
-    pub fn decode_chunk_pair(&self, k: usize, chunk_symbols: usize, a: &mut [u8], b: &mut [u8]) -> Result<(), String> {
+    pub fn decode_chunk_pair(
+        &self,
+        k: usize,
+        chunk_symbols: usize,
+        a: &mut [u8],
+        b: &mut [u8],
+    ) -> Result<(), String> {
         let PlaneView::Rans { table, chunks } = self else {
             self.decode_chunk(k, chunk_symbols, a)?;
             return self.decode_chunk(k + 1, chunk_symbols, b);

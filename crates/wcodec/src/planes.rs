@@ -116,13 +116,21 @@ fn transform<T>(v: T, rotate: bool, rotl: fn(T, u32) -> T) -> T {
 /// Rotates the low `width` bytes of `v` left by one bit (the generic, any-width path).
 fn rotl_width(v: u64, width: usize) -> u64 {
     let bits = (width * 8) as u32;
-    let mask = if bits == 64 { u64::MAX } else { (1u64 << bits) - 1 };
+    let mask = if bits == 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    };
     ((v << 1) | (v >> (bits - 1))) & mask
 }
 
 fn rotr_width(t: u64, width: usize) -> u64 {
     let bits = (width * 8) as u32;
-    let mask = if bits == 64 { u64::MAX } else { (1u64 << bits) - 1 };
+    let mask = if bits == 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    };
     ((t >> 1) | (t << (bits - 1))) & mask
 }
 

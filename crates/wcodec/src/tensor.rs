@@ -66,7 +66,10 @@ pub fn encode_tensor(data: &[u8], dtype: Dtype, chunk_symbols: usize) -> Encoded
     let encoded: Vec<_> = if width == 1 {
         vec![encode_plane(data, chunk_symbols)]
     } else {
-        split.iter().map(|p| encode_plane(p, chunk_symbols)).collect()
+        split
+            .iter()
+            .map(|p| encode_plane(p, chunk_symbols))
+            .collect()
     };
     let order0: f64 = encoded.iter().map(|e| e.order0_bytes).sum();
     if encoded.iter().all(|e| e.coder == Coder::Raw) {
@@ -102,7 +105,9 @@ fn split_planes(layout: PlaneLayout, data: &[u8], chunk_symbols: usize) -> Vec<V
     let width = layout.n_planes();
     let n = data.len() / width;
     let mut planes = vec![vec![0u8; n]; width];
-    let mut rows: Vec<Vec<&mut [u8]>> = (0..n.div_ceil(chunk_symbols)).map(|_| Vec::with_capacity(width)).collect();
+    let mut rows: Vec<Vec<&mut [u8]>> = (0..n.div_ceil(chunk_symbols))
+        .map(|_| Vec::with_capacity(width))
+        .collect();
     for plane in &mut planes {
         for (k, part) in plane.chunks_mut(chunk_symbols).enumerate() {
             rows[k].push(part);
@@ -132,12 +137,27 @@ pub fn decode_tensor_into(entry: &TensorEntry, file: &[u8], out: &mut [u8]) -> R
     match entry.encoding {
         Encoding::Raw => out.copy_from_slice(region(entry.offset, entry.raw_bytes)?),
         Encoding::Planes => {
-            let c = entry.chunk_symbols.ok_or_else(|| Error::tensor(&entry.name, "missing chunk_symbols"))?;
+            let mut pos = entry.offset;
+            for p in &entry.planes {
+                check_zero(region(pos, p.offset - pos)?, &entry.name, "before a plane")?;
+                pos = p.offset + p.bytes;
+            }
+            check_zero(
+                region(pos, entry.offset + entry.stored_bytes - pos)?,
+                &entry.name,
+                "after the last plane",
+            )?;
+            let c = entry
+                .chunk_symbols
+                .ok_or_else(|| Error::tensor(&entry.name, "missing chunk_symbols"))?;
             let n = entry.plane_symbols();
             let views = entry
                 .planes
                 .iter()
-                .map(|p| PlaneView::parse(p.coder, region(p.offset, p.bytes)?, n, c).map_err(|e| Error::tensor(&entry.name, e)))
+                .map(|p| {
+                    PlaneView::parse(p.coder, region(p.offset, p.bytes)?, n, c)
+                        .map_err(|e| Error::tensor(&entry.name, e))
+                })
                 .collect::<Result<Vec<_>>>()?;
             decode_planes(entry.dtype.plane_layout(), &views, c as usize, out)
                 .map_err(|e| Error::tensor(&entry.name, e))?;
@@ -157,27 +177,39 @@ pub fn decode_tensor_into(entry: &TensorEntry, file: &[u8], out: &mut [u8]) -> R
 /// Chunk `k` of every plane covers the same elements, so each task decodes chunks `2j` and
 /// `2j + 1` of all planes (a pair decodes faster than two singles) into a small scratch buffer
 /// and joins them straight into `out`.
-fn decode_planes(layout: PlaneLayout, views: &[PlaneView<'_>], c: usize, out: &mut [u8]) -> Result<(), String> {
+fn decode_planes(
+    layout: PlaneLayout,
+    views: &[PlaneView<'_>],
+    c: usize,
+    out: &mut [u8],
+) -> Result<(), String> {
     let width = layout.n_planes();
     if width == 1 {
-        return out.par_chunks_mut(2 * c).enumerate().try_for_each(|(j, o)| decode_two(&views[0], 2 * j, c, o));
+        return out
+            .par_chunks_mut(2 * c)
+            .enumerate()
+            .try_for_each(|(j, o)| decode_two(&views[0], 2 * j, c, o));
     }
-    out.par_chunks_mut(2 * c * width).enumerate().try_for_each_init(
-        || vec![0u8; 2 * c * width],
-        |scratch, (j, o)| {
-            let m = o.len() / width;
-            let mut parts: Vec<&mut [u8]> = scratch.chunks_mut(2 * c).map(|s| &mut s[..m]).collect();
-            for (view, part) in views.iter().zip(parts.iter_mut()) {
-                decode_two(view, 2 * j, c, part)?;
-            }
-            for (half, o) in o.chunks_mut(c * width).enumerate() {
-                let n = o.len() / width;
-                let refs: Vec<&[u8]> = parts.iter().map(|p| &p[half * c..half * c + n]).collect();
-                planes::join(layout, &refs, o);
-            }
-            Ok(())
-        },
-    )
+    out.par_chunks_mut(2 * c * width)
+        .enumerate()
+        .try_for_each_init(
+            || vec![0u8; 2 * c * width],
+            |scratch, (j, o)| {
+                let m = o.len() / width;
+                let mut parts: Vec<&mut [u8]> =
+                    scratch.chunks_mut(2 * c).map(|s| &mut s[..m]).collect();
+                for (view, part) in views.iter().zip(parts.iter_mut()) {
+                    decode_two(view, 2 * j, c, part)?;
+                }
+                for (half, o) in o.chunks_mut(c * width).enumerate() {
+                    let n = o.len() / width;
+                    let refs: Vec<&[u8]> =
+                        parts.iter().map(|p| &p[half * c..half * c + n]).collect();
+                    planes::join(layout, &refs, o);
+                }
+                Ok(())
+            },
+        )
 }
 
 /// Decodes chunk `k` (and `k + 1` when `out` holds more than one chunk) of `view` into `out`.
@@ -187,4 +219,12 @@ fn decode_two(view: &PlaneView<'_>, k: usize, c: usize, out: &mut [u8]) -> Resul
     }
     let (a, b) = out.split_at_mut(c);
     view.decode_chunk_pair(k, c, a, b)
+}
+
+/// Padding must be zero: a flipped bit there is corruption too, even if it changes no output.
+fn check_zero(bytes: &[u8], tensor: &str, what: &str) -> Result<()> {
+    if bytes.iter().any(|&b| b != 0) {
+        return Err(Error::tensor(tensor, format!("non-zero padding {what}")));
+    }
+    Ok(())
 }

@@ -53,7 +53,10 @@ pub fn verify(original: &Path, decoded: &Path) -> Result<VerifyReport> {
             }
         }
     } else {
-        let rel = original.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let rel = original
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         compare_file(&rel, original, decoded, &mut report)?;
     }
     Ok(report)
@@ -79,12 +82,20 @@ fn pair_dir(original: &Path, decoded: &Path) -> Result<Vec<(String, PathBuf, Pat
     let mut pairs = Vec::new();
     for rel in list_files(original)? {
         let dec = map.remove(&rel).ok_or_else(|| {
-            Error::InvalidInput(format!("`{}` has no counterpart in `{}`", rel.display(), decoded.display()))
+            Error::InvalidInput(format!(
+                "`{}` has no counterpart in `{}`",
+                rel.display(),
+                decoded.display()
+            ))
         })?;
         pairs.push((rel.display().to_string(), original.join(&rel), dec));
     }
     if let Some(extra) = map.keys().next() {
-        return Err(Error::InvalidInput(format!("`{}` in `{}` has no original", extra.display(), decoded.display())));
+        return Err(Error::InvalidInput(format!(
+            "`{}` in `{}` has no original",
+            extra.display(),
+            decoded.display()
+        )));
     }
     Ok(pairs)
 }
@@ -93,7 +104,15 @@ fn is_safetensors(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "safetensors")
 }
 
-fn compare_file(rel: &str, original: &Path, decoded: &Path, report: &mut VerifyReport) -> Result<()> {
+/// Finds a decoded tensor by name: its dtype, shape and bytes.
+type Lookup<'a> = dyn Fn(&str) -> Result<Option<(Dtype, Vec<u64>, Vec<u8>)>> + 'a;
+
+fn compare_file(
+    rel: &str,
+    original: &Path,
+    decoded: &Path,
+    report: &mut VerifyReport,
+) -> Result<()> {
     report.n_files += 1;
     let orig_bytes = map_file(original)?;
     let mismatch = |tensor: Option<&str>, detail: String, diff: Option<f64>| Mismatch {
@@ -111,14 +130,16 @@ fn compare_file(rel: &str, original: &Path, decoded: &Path, report: &mut VerifyR
         }
         return Ok(());
     }
-    let orig = safetensors::parse(&orig_bytes).map_err(|e| Error::InvalidInput(format!("`{}`: {e}", original.display())))?;
+    let orig = safetensors::parse(&orig_bytes)
+        .map_err(|e| Error::InvalidInput(format!("`{}`: {e}", original.display())))?;
     // The decoded tensors, by name, as (dtype, shape, bytes) fetched lazily.
     let archive;
     let dec_bytes;
     let dec_st;
-    let lookup: Box<dyn Fn(&str) -> Result<Option<(Dtype, Vec<u64>, Vec<u8>)>>> = if is_wcodec {
+    let lookup: Box<Lookup<'_>> = if is_wcodec {
         archive = Archive::open(decoded)?;
-        let identical = archive.header().source.file_xxh3 == xxhash_rust::xxh3::xxh3_64(&orig_bytes);
+        let identical =
+            archive.header().source.file_xxh3 == xxhash_rust::xxh3::xxh3_64(&orig_bytes);
         report.files_identical &= identical;
         let a = &archive;
         Box::new(move |name| match a.find(name) {
@@ -132,11 +153,16 @@ fn compare_file(rel: &str, original: &Path, decoded: &Path, report: &mut VerifyR
     } else {
         dec_bytes = map_file(decoded)?;
         report.files_identical &= orig_bytes[..] == dec_bytes[..];
-        dec_st = safetensors::parse(&dec_bytes).map_err(|e| Error::InvalidInput(format!("`{}`: {e}", decoded.display())))?;
+        dec_st = safetensors::parse(&dec_bytes)
+            .map_err(|e| Error::InvalidInput(format!("`{}`: {e}", decoded.display())))?;
         let st = &dec_st;
         Box::new(move |name| {
             Ok(st.tensors.iter().find(|t| t.name == name).map(|t| {
-                (t.dtype, t.shape.clone(), st.data[t.begin as usize..t.end as usize].to_vec())
+                (
+                    t.dtype,
+                    t.shape.clone(),
+                    st.data[t.begin as usize..t.end as usize].to_vec(),
+                )
             }))
         })
     };
@@ -149,7 +175,10 @@ fn compare_file(rel: &str, original: &Path, decoded: &Path, report: &mut VerifyR
                 format!("{dtype} {shape:?} instead of {} {:?}", t.dtype, t.shape),
                 None,
             )),
-            Some((_, _, bytes)) if bytes != want => Some(("bytes differ".to_owned(), max_abs_diff(t.dtype, want, &bytes))),
+            Some((_, _, bytes)) if bytes != want => Some((
+                "bytes differ".to_owned(),
+                max_abs_diff(t.dtype, want, &bytes),
+            )),
             Some(_) => None,
         };
         if let Some((detail, diff)) = problem {
@@ -160,7 +189,11 @@ fn compare_file(rel: &str, original: &Path, decoded: &Path, report: &mut VerifyR
         report.n_tensors += 1;
     }
     if !report.files_identical {
-        report.first_mismatch = Some(mismatch(None, "tensors match but header, metadata or padding differ".into(), None));
+        report.first_mismatch = Some(mismatch(
+            None,
+            "tensors match but header, metadata or padding differ".into(),
+            None,
+        ));
     }
     Ok(())
 }
@@ -172,12 +205,23 @@ pub fn max_abs_diff(dtype: Dtype, a: &[u8], b: &[u8]) -> Option<f64> {
     if a.len() != b.len() {
         return None;
     }
-    Some(a.iter().zip(&b).map(|(x, y)| if x == y { 0.0 } else { (x - y).abs() }).fold(0.0, f64::max))
+    // Equal infinities would give NaN through subtraction; they differ by nothing.
+    #[allow(clippy::float_cmp)]
+    let diff = |x: &f64, y: &f64| if x == y { 0.0 } else { (x - y).abs() };
+    Some(
+        a.iter()
+            .zip(&b)
+            .map(|(x, y)| diff(x, y))
+            .fold(0.0, f64::max),
+    )
 }
 
 fn to_f64(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f64>> {
     fn words<const N: usize>(bytes: &[u8], f: impl Fn([u8; N]) -> f64) -> Vec<f64> {
-        bytes.chunks_exact(N).map(|c| f(c.try_into().expect("N bytes"))).collect()
+        bytes
+            .chunks_exact(N)
+            .map(|c| f(c.try_into().expect("N bytes")))
+            .collect()
     }
     Some(match dtype {
         Dtype::Bool | Dtype::U8 => bytes.iter().map(|&b| f64::from(b)).collect(),
@@ -190,9 +234,16 @@ fn to_f64(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f64>> {
         Dtype::U64 => words(bytes, |w| u64::from_le_bytes(w) as f64),
         Dtype::F32 => words(bytes, |w| f64::from(f32::from_le_bytes(w))),
         Dtype::F64 => words(bytes, f64::from_le_bytes),
-        Dtype::BF16 => words(bytes, |w: [u8; 2]| f64::from(f32::from_bits(u32::from(u16::from_le_bytes(w)) << 16))),
-        Dtype::F16 => words(bytes, |w| minifloat(u32::from(u16::from_le_bytes(w)), 5, 10)),
-        Dtype::F8E5M2 => bytes.iter().map(|&b| minifloat(u32::from(b), 5, 2)).collect(),
+        Dtype::BF16 => words(bytes, |w: [u8; 2]| {
+            f64::from(f32::from_bits(u32::from(u16::from_le_bytes(w)) << 16))
+        }),
+        Dtype::F16 => words(bytes, |w| {
+            minifloat(u32::from(u16::from_le_bytes(w)), 5, 10)
+        }),
+        Dtype::F8E5M2 => bytes
+            .iter()
+            .map(|&b| minifloat(u32::from(b), 5, 2))
+            .collect(),
         _ => return None,
     })
 }
@@ -222,6 +273,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::float_cmp)]
     fn diff_of_known_values() {
         let a: Vec<u8> = [1.0f32, 2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
         let b: Vec<u8> = [1.0f32, 2.5].iter().flat_map(|v| v.to_le_bytes()).collect();

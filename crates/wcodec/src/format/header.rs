@@ -101,7 +101,10 @@ impl Header {
     pub fn pack(&self) -> (Vec<u8>, u64) {
         let json = serde_json::to_vec(self).expect("header serialises");
         // Level 9: headers are small and compressed once; the bytes stay deterministic.
-        (miniz_oxide::deflate::compress_to_vec(&json, 9), json.len() as u64)
+        (
+            miniz_oxide::deflate::compress_to_vec(&json, 9),
+            json.len() as u64,
+        )
     }
 
     /// Inflates, parses and validates a header against its preamble.
@@ -109,8 +112,11 @@ impl Header {
         if xxhash_rust::xxh3::xxh3_64(stored) != preamble.header_xxh3 {
             return Err(Error::corrupt("header checksum mismatch"));
         }
-        let json = miniz_oxide::inflate::decompress_to_vec_with_limit(stored, preamble.header_json_bytes as usize)
-            .map_err(|e| Error::corrupt(format!("header does not inflate: {e:?}")))?;
+        let json = miniz_oxide::inflate::decompress_to_vec_with_limit(
+            stored,
+            preamble.header_json_bytes as usize,
+        )
+        .map_err(|e| Error::corrupt(format!("header does not inflate: {e:?}")))?;
         if json.len() as u64 != preamble.header_json_bytes {
             return Err(Error::corrupt(format!(
                 "header inflates to {} bytes, preamble says {}",
@@ -118,8 +124,8 @@ impl Header {
                 preamble.header_json_bytes
             )));
         }
-        let header: Header =
-            serde_json::from_slice(&json).map_err(|e| Error::corrupt(format!("header JSON: {e}")))?;
+        let header: Header = serde_json::from_slice(&json)
+            .map_err(|e| Error::corrupt(format!("header JSON: {e}")))?;
         if header.version != preamble.version {
             return Err(Error::corrupt(format!(
                 "header version {} differs from preamble version {}",
@@ -155,13 +161,21 @@ impl Header {
                 )));
             }
             if t.offset % REGION_ALIGN != 0 || t.offset < prev_end {
-                return Err(bad(format!("region offset {} is misaligned or overlaps", t.offset)));
+                return Err(bad(format!(
+                    "region offset {} is misaligned or overlaps",
+                    t.offset
+                )));
             }
             let end = t
                 .offset
                 .checked_add(t.stored_bytes)
                 .filter(|&e| e <= payload_end)
-                .ok_or_else(|| bad(format!("region of {} bytes at {} runs past the payload", t.stored_bytes, t.offset)))?;
+                .ok_or_else(|| {
+                    bad(format!(
+                        "region of {} bytes at {} runs past the payload",
+                        t.stored_bytes, t.offset
+                    ))
+                })?;
             prev_end = end;
             match t.encoding {
                 Encoding::Raw => {
@@ -178,16 +192,21 @@ impl Header {
 
 impl TensorEntry {
     fn validate_planes(&self, region_end: u64) -> Result<(), String> {
-        let c = self.chunk_symbols.ok_or("planes encoding without chunk_symbols")?;
+        let c = self
+            .chunk_symbols
+            .ok_or("planes encoding without chunk_symbols")?;
         if !(MIN_CHUNK_SYMBOLS..=MAX_CHUNK_SYMBOLS).contains(&c) || !c.is_power_of_two() {
-            return Err(format!("chunk_symbols {c} is not a power of two in [4096, 1048576]"));
+            return Err(format!(
+                "chunk_symbols {c} is not a power of two in [4096, 1048576]"
+            ));
         }
         let n_planes = self.dtype.plane_layout().n_planes();
         if self.planes.len() != n_planes {
-            return Err(format!("{} planes, {} has {n_planes}", self.planes.len(), self.dtype));
-        }
-        if self.raw_bytes % n_planes as u64 != 0 {
-            return Err("raw_bytes is not a whole number of words".into());
+            return Err(format!(
+                "{} planes, {} has {n_planes}",
+                self.planes.len(),
+                self.dtype
+            ));
         }
         let n = self.plane_symbols();
         // A rANS chunk is at least min(m, 128) bytes plus its 4-byte table entry: this bounds
@@ -195,16 +214,24 @@ impl TensorEntry {
         let min_rans_bytes = n.div_ceil(c).saturating_mul(132).saturating_sub(128);
         let mut pos = self.offset;
         for (p, plane) in self.planes.iter().enumerate() {
-            let end = plane.offset.checked_add(plane.bytes).ok_or("plane size overflows")?;
+            let end = plane
+                .offset
+                .checked_add(plane.bytes)
+                .ok_or("plane size overflows")?;
             if plane.offset < pos || end > region_end || plane.offset % 4 != 0 {
-                return Err(format!("plane {p} is misaligned, lies outside its region or overlaps"));
+                return Err(format!(
+                    "plane {p} is misaligned, lies outside its region or overlaps"
+                ));
             }
             let fits = match plane.coder {
                 Coder::Raw => plane.bytes == n,
                 Coder::Rans => plane.bytes >= min_rans_bytes,
             };
             if !fits {
-                return Err(format!("plane {p} of {} bytes cannot hold {n} symbols", plane.bytes));
+                return Err(format!(
+                    "plane {p} of {} bytes cannot hold {n} symbols",
+                    plane.bytes
+                ));
             }
             pos = end;
         }
@@ -216,6 +243,7 @@ mod dtype_name {
     use crate::dtype::Dtype;
     use serde::{Deserialize, Deserializer, Serializer};
 
+    #[allow(clippy::trivially_copy_pass_by_ref)] // serde's `with` signature
     pub(super) fn serialize<S: Serializer>(d: &Dtype, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(d.name())
     }
@@ -229,6 +257,7 @@ mod dtype_name {
 mod hex_u64 {
     use serde::{Deserialize, Deserializer, Serializer};
 
+    #[allow(clippy::trivially_copy_pass_by_ref)] // serde's `with` signature
     pub(super) fn serialize<S: Serializer>(v: &u64, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&format!("{v:016x}"))
     }
@@ -275,8 +304,16 @@ mod tests {
             encoding: Encoding::Planes,
             chunk_symbols: Some(4096),
             planes: vec![
-                PlaneEntry { coder: Coder::Rans, offset, bytes: 200 },
-                PlaneEntry { coder: Coder::Raw, offset: offset + 256, bytes: 8192 },
+                PlaneEntry {
+                    coder: Coder::Rans,
+                    offset,
+                    bytes: 200,
+                },
+                PlaneEntry {
+                    coder: Coder::Raw,
+                    offset: offset + 256,
+                    bytes: 8192,
+                },
             ],
             order0_bytes: 0,
         }
@@ -314,46 +351,88 @@ mod tests {
         for v in [0, VERSION + 1] {
             let mut h = header(Vec::new());
             h.version = v;
-            assert!(matches!(h.validate(END), Err(Error::UnsupportedVersion { found, .. }) if found == v));
+            assert!(
+                matches!(h.validate(END), Err(Error::UnsupportedVersion { found, .. }) if found == v)
+            );
         }
     }
 
     #[test]
     fn tensor_table_rules() {
-        assert_eq!(rejects(|h| h.tensors[1].name = "r".into()), "duplicate tensor name");
-        assert!(rejects(|h| h.tensors[0].shape = vec![11]).contains("does not match U8 of shape [11]"));
-        assert_eq!(rejects(|h| h.tensors[0].shape = vec![u64::MAX, 2]), "shape overflows");
+        assert_eq!(
+            rejects(|h| h.tensors[1].name = "r".into()),
+            "duplicate tensor name"
+        );
+        assert!(
+            rejects(|h| h.tensors[0].shape = vec![11]).contains("does not match U8 of shape [11]")
+        );
+        assert_eq!(
+            rejects(|h| h.tensors[0].shape = vec![u64::MAX, 2]),
+            "shape overflows"
+        );
         assert!(rejects(|h| h.tensors[0].offset = 0).contains("misaligned or overlaps"));
         assert!(rejects(|h| h.tensors[0].offset = 96).contains("misaligned or overlaps"));
         assert!(rejects(|h| h.tensors[1].offset = 64).contains("misaligned or overlaps"));
         assert!(rejects(|h| h.tensors[1].stored_bytes = END).contains("runs past the payload"));
         assert!(rejects(|h| h.tensors[0].stored_bytes = u64::MAX).contains("runs past the payload"));
-        assert_eq!(rejects(|h| h.tensors[0].stored_bytes = 9), "raw region size differs from raw_bytes");
-        let plane = PlaneEntry { coder: Coder::Raw, offset: 64, bytes: 10 };
-        assert_eq!(rejects(|h| h.tensors[0].planes.push(plane)), "raw region size differs from raw_bytes");
+        assert_eq!(
+            rejects(|h| h.tensors[0].stored_bytes = 9),
+            "raw region size differs from raw_bytes"
+        );
+        let plane = PlaneEntry {
+            coder: Coder::Raw,
+            offset: 64,
+            bytes: 10,
+        };
+        assert_eq!(
+            rejects(|h| h.tensors[0].planes.push(plane)),
+            "raw region size differs from raw_bytes"
+        );
         // A region may end exactly at the payload end, not one byte later.
         let mut h = header(vec![raw("r", 64, 10)]);
         h.validate(74).unwrap();
         assert!(matches!(h.validate(73), Err(Error::CorruptTensor { .. })));
         h.tensors[0].offset = u64::MAX - 63;
-        assert!(matches!(h.validate(END), Err(Error::CorruptTensor { detail, .. }) if detail.contains("runs past the payload")));
+        assert!(
+            matches!(h.validate(END), Err(Error::CorruptTensor { detail, .. }) if detail.contains("runs past the payload"))
+        );
     }
 
     #[test]
     fn plane_rules() {
-        assert_eq!(rejects(|h| h.tensors[1].chunk_symbols = None), "planes encoding without chunk_symbols");
+        assert_eq!(
+            rejects(|h| h.tensors[1].chunk_symbols = None),
+            "planes encoding without chunk_symbols"
+        );
         for c in [2048, 4095, 6000, 1 << 21] {
-            assert!(rejects(|h| h.tensors[1].chunk_symbols = Some(c)).contains("is not a power of two in [4096, 1048576]"));
+            assert!(rejects(|h| h.tensors[1].chunk_symbols = Some(c))
+                .contains("is not a power of two in [4096, 1048576]"));
         }
-        assert_eq!(rejects(|h| { h.tensors[1].planes.pop(); }), "1 planes, BF16 has 2");
+        assert_eq!(
+            rejects(|h| {
+                h.tensors[1].planes.pop();
+            }),
+            "1 planes, BF16 has 2"
+        );
         assert!(rejects(|h| h.tensors[1].planes[0].offset = 130).contains("plane 0 is misaligned"));
-        assert!(rejects(|h| h.tensors[1].planes[0].offset = 64).contains("plane 0 is misaligned, lies outside its region or overlaps"));
-        assert!(rejects(|h| h.tensors[1].planes[1].offset = 256).contains("plane 1 is misaligned, lies outside its region or overlaps"));
+        assert!(rejects(|h| h.tensors[1].planes[0].offset = 64)
+            .contains("plane 0 is misaligned, lies outside its region or overlaps"));
+        assert!(rejects(|h| h.tensors[1].planes[1].offset = 256)
+            .contains("plane 1 is misaligned, lies outside its region or overlaps"));
         assert!(rejects(|h| h.tensors[1].planes[1].bytes = 8193).contains("plane 1"));
-        assert_eq!(rejects(|h| h.tensors[1].planes[0].bytes = u64::MAX), "plane size overflows");
-        assert_eq!(rejects(|h| h.tensors[1].planes[1].bytes = 8000), "plane 1 of 8000 bytes cannot hold 8192 symbols");
+        assert_eq!(
+            rejects(|h| h.tensors[1].planes[0].bytes = u64::MAX),
+            "plane size overflows"
+        );
+        assert_eq!(
+            rejects(|h| h.tensors[1].planes[1].bytes = 8000),
+            "plane 1 of 8000 bytes cannot hold 8192 symbols"
+        );
         // Two chunks need at least 2·132 − 128 = 136 stored bytes.
-        assert_eq!(rejects(|h| h.tensors[1].planes[0].bytes = 135), "plane 0 of 135 bytes cannot hold 8192 symbols");
+        assert_eq!(
+            rejects(|h| h.tensors[1].planes[0].bytes = 135),
+            "plane 0 of 135 bytes cannot hold 8192 symbols"
+        );
         let mut h = header(vec![planes("p", 128)]);
         h.tensors[0].planes[0].bytes = 136;
         h.validate(END).unwrap();
@@ -372,7 +451,10 @@ mod tests {
             file_bytes: 128 + stored.len() as u64,
         };
         let back = Header::unpack(&stored, &p).unwrap();
-        assert_eq!(serde_json::to_value(&back).unwrap(), serde_json::to_value(&h).unwrap());
+        assert_eq!(
+            serde_json::to_value(&back).unwrap(),
+            serde_json::to_value(&h).unwrap()
+        );
         let text = |r: Result<Header>| match r {
             Err(Error::Corrupt(t)) => t,
             other => panic!("expected Error::Corrupt, got {other:?}"),
@@ -380,15 +462,26 @@ mod tests {
         let mut bad = stored.clone();
         bad[0] ^= 1;
         assert_eq!(text(Header::unpack(&bad, &p)), "header checksum mismatch");
-        let short = Preamble { header_json_bytes: json_bytes - 1, ..p };
+        let short = Preamble {
+            header_json_bytes: json_bytes - 1,
+            ..p
+        };
         assert!(text(Header::unpack(&stored, &short)).starts_with("header does not inflate"));
-        let long = Preamble { header_json_bytes: json_bytes + 1, ..p };
+        let long = Preamble {
+            header_json_bytes: json_bytes + 1,
+            ..p
+        };
         assert!(text(Header::unpack(&stored, &long)).contains("preamble says"));
         let mut other = h.clone();
         other.version = 2;
         let (s2, j2) = other.pack();
-        let p2 = Preamble { header_json_bytes: j2, header_xxh3: xxhash_rust::xxh3::xxh3_64(&s2), ..p };
-        assert!(text(Header::unpack(&s2, &p2)).contains("header version 2 differs from preamble version 1"));
+        let p2 = Preamble {
+            header_json_bytes: j2,
+            header_xxh3: xxhash_rust::xxh3::xxh3_64(&s2),
+            ..p
+        };
+        assert!(text(Header::unpack(&s2, &p2))
+            .contains("header version 2 differs from preamble version 1"));
     }
 
     #[test]
@@ -396,12 +489,24 @@ mod tests {
         let h = header(vec![raw("r", 64, 10)]);
         let json = serde_json::to_string(&h).unwrap();
         assert!(json.contains("\"xxh3\":\"0000000000000000\""));
-        for bad in ["\"00\"", "\"000000000000000g\"", "\"00000000000000000\"", "12"] {
-            let edited = json.replacen("\"xxh3\":\"0000000000000000\"", &format!("\"xxh3\":{bad}"), 1);
+        for bad in [
+            "\"00\"",
+            "\"000000000000000g\"",
+            "\"00000000000000000\"",
+            "12",
+        ] {
+            let edited = json.replacen(
+                "\"xxh3\":\"0000000000000000\"",
+                &format!("\"xxh3\":{bad}"),
+                1,
+            );
             assert!(serde_json::from_str::<Header>(&edited).is_err(), "{bad}");
         }
         let edited = json.replacen("\"dtype\":\"U8\"", "\"dtype\":\"I4\"", 1);
-        assert!(serde_json::from_str::<Header>(&edited).unwrap_err().to_string().contains("unsupported dtype `I4`"));
+        assert!(serde_json::from_str::<Header>(&edited)
+            .unwrap_err()
+            .to_string()
+            .contains("unsupported dtype `I4`"));
         // Unknown keys are ignored (format.md §3).
         let edited = json.replacen('{', "{\"future\":[1,2],", 1);
         assert!(serde_json::from_str::<Header>(&edited).is_ok());

@@ -88,7 +88,9 @@ impl Preamble {
                 size - p.file_bytes
             )));
         }
-        if p.header_offset < PREAMBLE_BYTES || p.header_offset.checked_add(p.header_stored_bytes) != Some(p.file_bytes) {
+        if p.header_offset < PREAMBLE_BYTES
+            || p.header_offset.checked_add(p.header_stored_bytes) != Some(p.file_bytes)
+        {
             return Err(Error::corrupt(format!(
                 "header at {} ({} bytes) does not end the {}-byte file",
                 p.header_offset, p.header_stored_bytes, p.file_bytes
@@ -105,7 +107,12 @@ impl Preamble {
 }
 
 fn not_wcodec(bytes: &[u8]) -> Error {
-    let found = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>();
+    let found: String = bytes
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .concat();
     Error::NotWcodec { found }
 }
 
@@ -156,12 +163,38 @@ mod tests {
 
     #[test]
     fn short_files() {
-        assert!(matches!(Preamble::parse(&[]), Err(Error::Truncated { expected: 64, found: 0 })));
-        assert!(matches!(Preamble::parse(&MAGIC[..5]), Err(Error::Truncated { expected: 64, found: 5 })));
-        assert!(matches!(Preamble::parse(&MAGIC), Err(Error::Truncated { expected: 64, found: 8 })));
-        assert!(matches!(Preamble::parse(b"GGUF\x03\0\0\0\0\0"), Err(Error::NotWcodec { found }) if found == "4747554603000000"));
+        assert!(matches!(
+            Preamble::parse(&[]),
+            Err(Error::Truncated {
+                expected: 64,
+                found: 0
+            })
+        ));
+        assert!(matches!(
+            Preamble::parse(&MAGIC[..5]),
+            Err(Error::Truncated {
+                expected: 64,
+                found: 5
+            })
+        ));
+        assert!(matches!(
+            Preamble::parse(&MAGIC),
+            Err(Error::Truncated {
+                expected: 64,
+                found: 8
+            })
+        ));
+        assert!(
+            matches!(Preamble::parse(b"GGUF\x03\0\0\0\0\0"), Err(Error::NotWcodec { found }) if found == "4747554603000000")
+        );
         let whole = image(&valid());
-        assert!(matches!(Preamble::parse(&whole[..137]), Err(Error::Truncated { expected: 138, found: 137 })));
+        assert!(matches!(
+            Preamble::parse(&whole[..137]),
+            Err(Error::Truncated {
+                expected: 138,
+                found: 137
+            })
+        ));
     }
 
     #[test]
@@ -173,11 +206,23 @@ mod tests {
         assert!(matches!(Preamble::parse(&b), Err(Error::NotWcodec { .. })));
         let mut b = image(&p);
         b[8] = 9; // version changed without re-sealing: the checksum catches it first
-        assert_eq!(corrupt_text(Preamble::parse(&b)), "preamble checksum mismatch");
+        assert_eq!(
+            corrupt_text(Preamble::parse(&b)),
+            "preamble checksum mismatch"
+        );
         let b = patched(&p, 8, &[2, 0, 0, 0, 1, 0, 0, 0]); // version 2 and flags 1
-        assert!(matches!(Preamble::parse(&b), Err(Error::UnsupportedVersion { found: 2, supported: 1 })));
+        assert!(matches!(
+            Preamble::parse(&b),
+            Err(Error::UnsupportedVersion {
+                found: 2,
+                supported: 1
+            })
+        ));
         let b = patched(&p, 8, &0u32.to_le_bytes());
-        assert!(matches!(Preamble::parse(&b), Err(Error::UnsupportedVersion { found: 0, .. })));
+        assert!(matches!(
+            Preamble::parse(&b),
+            Err(Error::UnsupportedVersion { found: 0, .. })
+        ));
         let b = patched(&p, 12, &0x80u32.to_le_bytes());
         assert_eq!(corrupt_text(Preamble::parse(&b)), "unknown flags 0x80");
     }
@@ -188,15 +233,35 @@ mod tests {
         let mut b = image(&p);
         b.push(0);
         assert!(corrupt_text(Preamble::parse(&b)).contains("1 unexpected bytes after the end"));
-        let low = Preamble { header_offset: 63, header_stored_bytes: 75, ..p };
-        assert!(corrupt_text(Preamble::parse(&image(&low))).contains("does not end the 138-byte file"));
-        let gap = Preamble { header_stored_bytes: 9, ..p };
+        let low = Preamble {
+            header_offset: 63,
+            header_stored_bytes: 75,
+            ..p
+        };
+        assert!(
+            corrupt_text(Preamble::parse(&image(&low))).contains("does not end the 138-byte file")
+        );
+        let gap = Preamble {
+            header_stored_bytes: 9,
+            ..p
+        };
         assert!(corrupt_text(Preamble::parse(&image(&gap))).contains("does not end"));
-        let overflow = Preamble { header_offset: u64::MAX, header_stored_bytes: 139, ..p };
+        let overflow = Preamble {
+            header_offset: u64::MAX,
+            header_stored_bytes: 139,
+            ..p
+        };
         assert!(corrupt_text(Preamble::parse(&image(&overflow))).contains("does not end"));
-        let big = Preamble { header_json_bytes: MAX_HEADER_JSON_BYTES + 1, ..p };
-        assert!(corrupt_text(Preamble::parse(&image(&big))).contains("exceeds the 100000000-byte limit"));
-        let at_cap = Preamble { header_json_bytes: MAX_HEADER_JSON_BYTES, ..p };
+        let big = Preamble {
+            header_json_bytes: MAX_HEADER_JSON_BYTES + 1,
+            ..p
+        };
+        assert!(corrupt_text(Preamble::parse(&image(&big)))
+            .contains("exceeds the 100000000-byte limit"));
+        let at_cap = Preamble {
+            header_json_bytes: MAX_HEADER_JSON_BYTES,
+            ..p
+        };
         assert!(Preamble::parse(&image(&at_cap)).is_ok());
     }
 }

@@ -72,7 +72,11 @@ impl<'a> Cursor<'a> {
 }
 
 /// Decodes a rANS chunk (`stored` = states ‖ words) into `out` (`out.len()` symbols).
-pub fn decode_chunk(stored: &[u8], table: &DecodeTable, out: &mut [u8]) -> Result<(), &'static str> {
+pub fn decode_chunk(
+    stored: &[u8],
+    table: &DecodeTable,
+    out: &mut [u8],
+) -> Result<(), &'static str> {
     let mut c = Cursor::start(stored)?;
     let slots = &*table.slots;
     let done = if simd::available() {
@@ -100,7 +104,11 @@ pub fn decode_pair(
     let (mut da, mut db) = (0, 0);
     if simd::available() {
         let steps = oa.len().min(ob.len()) / LANES * LANES;
-        let done = simd::decode_steps(&mut [&mut ca, &mut cb], slots, &mut [&mut oa[..steps], &mut ob[..steps]]);
+        let done = simd::decode_steps(
+            &mut [&mut ca, &mut cb],
+            slots,
+            &mut [&mut oa[..steps], &mut ob[..steps]],
+        );
         da = done;
         db = done;
         let (wa, wb) = (oa.len() / LANES * LANES, ob.len() / LANES * LANES);

@@ -46,7 +46,11 @@ impl EncodeTable {
                 bias: table.cum(s as u8),
                 cmpl_freq: PROB_SCALE - freq,
                 q_is_x: if freq == 1 { u32::MAX } else { 0 },
-                rcp: if freq == 1 { 0 } else { (u128::from(u64::MAX) / u128::from(freq) + 1) as u64 },
+                rcp: if freq == 1 {
+                    0
+                } else {
+                    (u128::from(u64::MAX) / u128::from(freq) + 1) as u64
+                },
             };
         }
         EncodeTable { syms }
@@ -71,7 +75,12 @@ pub fn encode_chunk(symbols: &[u8], table: &EncodeTable, out: &mut Vec<u8>) {
     for group in body.chunks_exact(LANES).rev() {
         let group: &[u8; LANES] = group.try_into().expect("LANES symbols");
         for l in (0..LANES).rev() {
-            step(&mut x[l], &table.syms[group[l] as usize], &mut words, &mut n_words);
+            step(
+                &mut x[l],
+                &table.syms[group[l] as usize],
+                &mut words,
+                &mut n_words,
+            );
         }
     }
     out.reserve(LANES * 4 + n_words * 2);

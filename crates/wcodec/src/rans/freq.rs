@@ -21,7 +21,8 @@ pub fn histogram(data: &[u8]) -> [u64; 256] {
             h[0][b as usize] += 1;
         }
         for s in 0..256 {
-            total[s] += u64::from(h[0][s]) + u64::from(h[1][s]) + u64::from(h[2][s]) + u64::from(h[3][s]);
+            total[s] +=
+                u64::from(h[0][s]) + u64::from(h[1][s]) + u64::from(h[2][s]) + u64::from(h[3][s]);
         }
         h = [[0u32; 256]; 4];
     }
@@ -70,7 +71,8 @@ impl FreqTable {
         let mut freq = [0u32; 256];
         for s in 0..256 {
             if hist[s] > 0 {
-                let share = (u128::from(hist[s]) * u128::from(scale) + u128::from(total / 2)) / u128::from(total);
+                let share = (u128::from(hist[s]) * u128::from(scale) + u128::from(total / 2))
+                    / u128::from(total);
                 freq[s] = (share as u32).max(1);
             }
         }
@@ -269,7 +271,10 @@ mod tests {
         let data: Vec<u8> = (0..10_007u32).map(|i| (i * 31 % 251) as u8).collect();
         let h = histogram(&data);
         assert_eq!(h.iter().sum::<u64>(), data.len() as u64);
-        assert_eq!(h[0], data.iter().filter(|&&b| b == 0).count() as u64);
+        assert_eq!(
+            h[0],
+            (0..data.len()).filter(|&i| data[i] == 0).count() as u64
+        );
         assert!((order0_bytes(&h) - data.len() as f64 * (251f64).log2() / 8.0).abs() < 20.0);
     }
 }

@@ -9,14 +9,17 @@
 //! `popcnt(mask)` words of the stream. A 256-entry table maps the 8-bit need-mask to the
 //! permutation that hands the k-th word to the k-th needing lane (lane order = stream order).
 #![allow(unsafe_code)]
+// The state arrays are read and written with unaligned loads and stores (`loadu`/`storeu`).
+#![allow(clippy::cast_ptr_alignment)]
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::{
-    __m256i, _mm256_and_si256, _mm256_add_epi32, _mm256_blendv_epi8, _mm256_castsi256_ps, _mm256_cmpeq_epi32,
-    _mm256_cvtepu16_epi32, _mm256_i32gather_epi32, _mm256_loadu_si256, _mm256_movemask_ps, _mm256_mullo_epi32,
-    _mm256_or_si256, _mm256_permutevar8x32_epi32, _mm256_set1_epi32, _mm256_setr_epi8, _mm256_setzero_si256,
-    _mm256_shuffle_epi8, _mm256_slli_epi32, _mm256_srli_epi32, _mm256_storeu_si256, _mm_loadu_si128,
-    _mm_storel_epi64, _mm256_castsi256_si128,
+    __m256i, _mm256_add_epi32, _mm256_and_si256, _mm256_blendv_epi8, _mm256_castsi256_ps,
+    _mm256_castsi256_si128, _mm256_cmpeq_epi32, _mm256_cvtepu16_epi32, _mm256_i32gather_epi32,
+    _mm256_loadu_si256, _mm256_movemask_ps, _mm256_mullo_epi32, _mm256_or_si256,
+    _mm256_permutevar8x32_epi32, _mm256_set1_epi32, _mm256_setr_epi8, _mm256_setzero_si256,
+    _mm256_shuffle_epi8, _mm256_slli_epi32, _mm256_srli_epi32, _mm256_storeu_si256,
+    _mm_loadu_si128, _mm_storel_epi64,
 };
 
 use super::decode::Cursor;
@@ -59,7 +62,11 @@ pub fn available() -> bool {
 /// `outs[c]` (equal lengths, a multiple of 32 bytes) receives chunk `c`'s symbols. Returns the
 /// bytes written to each output; the cursors are left where the scalar path continues.
 #[cfg(target_arch = "x86_64")]
-pub fn decode_steps<const N: usize>(cursors: &mut [&mut Cursor<'_>; N], slots: &[u32; 4096], outs: &mut [&mut [u8]; N]) -> usize {
+pub fn decode_steps<const N: usize>(
+    cursors: &mut [&mut Cursor<'_>; N],
+    slots: &[u32; 4096],
+    outs: &mut [&mut [u8]; N],
+) -> usize {
     assert!(available(), "caller checks available()");
     let n_steps = outs.iter().map(|o| o.len() / LANES).min().unwrap_or(0);
     // SAFETY: AVX2 and POPCNT were detected just above.
@@ -68,7 +75,11 @@ pub fn decode_steps<const N: usize>(cursors: &mut [&mut Cursor<'_>; N], slots: &
 
 /// See [`decode_steps`]; never called off x86-64.
 #[cfg(not(target_arch = "x86_64"))]
-pub fn decode_steps<const N: usize>(_: &mut [&mut Cursor<'_>; N], _: &[u32; 4096], _: &mut [&mut [u8]; N]) -> usize {
+pub fn decode_steps<const N: usize>(
+    _: &mut [&mut Cursor<'_>; N],
+    _: &[u32; 4096],
+    _: &mut [&mut [u8]; N],
+) -> usize {
     0
 }
 
@@ -87,8 +98,8 @@ unsafe fn decode_steps_avx2<const N: usize>(
         let zero = _mm256_setzero_si256();
         // Picks byte 0 of each 32-bit lane into the low 4 bytes of each 128-bit half.
         let low_bytes = _mm256_setr_epi8(
-            0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1,
-            -1, -1, -1,
+            0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 4, 8, 12, -1, -1, -1,
+            -1, -1, -1, -1, -1, -1, -1, -1, -1,
         );
         let halves = _mm256_loadu_si256([0u32, 4, 1, 1, 1, 1, 1, 1].as_ptr().cast());
         // x of chunk c: 4 vectors of 8 lanes, read from the 32-element array.
@@ -112,19 +123,32 @@ unsafe fn decode_steps_avx2<const N: usize>(
                     let slot = _mm256_and_si256(xs, slot_mask);
                     // Indices are < 4096 (masked), inside `slots`.
                     let e = _mm256_i32gather_epi32::<4>(slots.as_ptr().cast(), slot);
-                    let freq = _mm256_add_epi32(_mm256_and_si256(_mm256_srli_epi32::<8>(e), slot_mask), one);
-                    let state = _mm256_add_epi32(_mm256_mullo_epi32(freq, _mm256_srli_epi32::<12>(xs)), _mm256_srli_epi32::<20>(e));
+                    let freq = _mm256_add_epi32(
+                        _mm256_and_si256(_mm256_srli_epi32::<8>(e), slot_mask),
+                        one,
+                    );
+                    let state = _mm256_add_epi32(
+                        _mm256_mullo_epi32(freq, _mm256_srli_epi32::<12>(xs)),
+                        _mm256_srli_epi32::<20>(e),
+                    );
                     let need = _mm256_cmpeq_epi32(_mm256_srli_epi32::<16>(state), zero);
                     let mask = _mm256_movemask_ps(_mm256_castsi256_ps(need)) as usize;
                     // pos + 16 <= words.len() by the loop condition (advanced by <= 48 so far).
                     let w = _mm256_cvtepu16_epi32(_mm_loadu_si128(words.add(pos[c]).cast()));
                     let perm = _mm256_loadu_si256(PERMUTES[mask].as_ptr().cast());
-                    let refilled = _mm256_or_si256(_mm256_slli_epi32::<16>(state), _mm256_permutevar8x32_epi32(w, perm));
+                    let refilled = _mm256_or_si256(
+                        _mm256_slli_epi32::<16>(state),
+                        _mm256_permutevar8x32_epi32(w, perm),
+                    );
                     xv[c][v] = _mm256_blendv_epi8(state, refilled, need);
                     pos[c] += 2 * mask.count_ones() as usize;
                     // 8 symbols to outs[c][step*32 + v*8 ..][..8]: step < n_steps <= len/32.
-                    let bytes = _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(e, low_bytes), halves);
-                    _mm_storel_epi64(outs[c].as_mut_ptr().add(step * LANES + v * 8).cast(), _mm256_castsi256_si128(bytes));
+                    let bytes =
+                        _mm256_permutevar8x32_epi32(_mm256_shuffle_epi8(e, low_bytes), halves);
+                    _mm_storel_epi64(
+                        outs[c].as_mut_ptr().add(step * LANES + v * 8).cast(),
+                        _mm256_castsi256_si128(bytes),
+                    );
                 }
             }
             step += 1;

@@ -55,18 +55,33 @@ pub fn parse(bytes: &[u8]) -> Result<SafetensorsFile<'_>> {
     let n = bytes
         .get(..8)
         .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
-        .ok_or_else(|| invalid(format!("file of {} bytes is shorter than the 8-byte length prefix", bytes.len())))?;
+        .ok_or_else(|| {
+            invalid(format!(
+                "file of {} bytes is shorter than the 8-byte length prefix",
+                bytes.len()
+            ))
+        })?;
     if n > MAX_HEADER_BYTES {
-        return Err(invalid(format!("header of {n} bytes exceeds the {MAX_HEADER_BYTES}-byte limit")));
+        return Err(invalid(format!(
+            "header of {n} bytes exceeds the {MAX_HEADER_BYTES}-byte limit"
+        )));
     }
     let header_end = 8 + n as usize;
-    let header_bytes = bytes
-        .get(8..header_end)
-        .ok_or_else(|| invalid(format!("header of {n} bytes runs past the {}-byte file", bytes.len())))?;
-    let header = std::str::from_utf8(header_bytes).map_err(|e| invalid(format!("header is not UTF-8: {e}")))?;
+    let header_bytes = bytes.get(8..header_end).ok_or_else(|| {
+        invalid(format!(
+            "header of {n} bytes runs past the {}-byte file",
+            bytes.len()
+        ))
+    })?;
+    let header = std::str::from_utf8(header_bytes)
+        .map_err(|e| invalid(format!("header is not UTF-8: {e}")))?;
     let data = &bytes[header_end..];
     let tensors = parse_header(header, data.len() as u64)?;
-    Ok(SafetensorsFile { header, data, tensors })
+    Ok(SafetensorsFile {
+        header,
+        data,
+        tensors,
+    })
 }
 
 /// Parses a header and checks it against a data buffer of `data_bytes` bytes; returns the
@@ -75,11 +90,14 @@ pub fn parse_header(header: &str, data_bytes: u64) -> Result<Vec<SourceTensor>> 
     if !header.starts_with('{') {
         return Err(invalid("header does not start with `{`"));
     }
-    let entries: Entries = serde_json::from_str(header).map_err(|e| invalid(format!("header JSON: {e}")))?;
+    let entries: Entries =
+        serde_json::from_str(header).map_err(|e| invalid(format!("header JSON: {e}")))?;
     let mut tensors = Vec::with_capacity(entries.0.len());
     for (name, value) in entries.0 {
         if name == "__metadata__" {
-            let ok = value.as_object().is_some_and(|m| m.values().all(serde_json::Value::is_string));
+            let ok = value
+                .as_object()
+                .is_some_and(|m| m.values().all(serde_json::Value::is_string));
             if !ok {
                 return Err(invalid("`__metadata__` must map strings to strings"));
             }
@@ -87,7 +105,8 @@ pub fn parse_header(header: &str, data_bytes: u64) -> Result<Vec<SourceTensor>> 
         }
         let info: TensorInfo =
             serde_json::from_value(value).map_err(|e| invalid(format!("tensor `{name}`: {e}")))?;
-        let dtype = Dtype::parse(&info.dtype).map_err(|_| invalid(format!("tensor `{name}`: unknown dtype `{}`", info.dtype)))?;
+        let dtype = Dtype::parse(&info.dtype)
+            .map_err(|_| invalid(format!("tensor `{name}`: unknown dtype `{}`", info.dtype)))?;
         let [begin, end] = info.data_offsets;
         tensors.push(SourceTensor {
             name,
@@ -108,7 +127,12 @@ pub fn parse_header(header: &str, data_bytes: u64) -> Result<Vec<SourceTensor>> 
         }
         let expected = element_count(&t.shape)
             .and_then(|n| t.dtype.bytes_for(n))
-            .ok_or_else(|| invalid(format!("tensor `{}`: shape {:?} overflows", t.name, t.shape)))?;
+            .ok_or_else(|| {
+                invalid(format!(
+                    "tensor `{}`: shape {:?} overflows",
+                    t.name, t.shape
+                ))
+            })?;
         if t.end - t.begin != expected {
             return Err(invalid(format!(
                 "tensor `{}`: {} bytes for {} {:?} (expected {expected})",
@@ -121,7 +145,9 @@ pub fn parse_header(header: &str, data_bytes: u64) -> Result<Vec<SourceTensor>> 
         pos = t.end;
     }
     if pos != data_bytes {
-        return Err(invalid(format!("tensors cover {pos} bytes of a {data_bytes}-byte data buffer")));
+        return Err(invalid(format!(
+            "tensors cover {pos} bytes of a {data_bytes}-byte data buffer"
+        )));
     }
     Ok(tensors)
 }
@@ -144,7 +170,10 @@ impl<'de> Deserialize<'de> for Entries {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> std::result::Result<Entries, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> std::result::Result<Entries, A::Error> {
                 let mut seen = HashSet::new();
                 let mut out = Vec::new();
                 while let Some((k, v)) = map.next_entry::<String, serde_json::Value>()? {
@@ -171,11 +200,16 @@ pub fn prefix(header: &str) -> Vec<u8> {
 
 /// Builds a valid safetensors file in memory from `(name, dtype, shape, bytes)`, in the order
 /// given, header padded with spaces to a multiple of 8 like the reference writer.
-pub fn build(tensors: &[(&str, Dtype, &[u64], &[u8])], metadata: Option<&[(&str, &str)]>) -> Vec<u8> {
+pub fn build(
+    tensors: &[(&str, Dtype, &[u64], &[u8])],
+    metadata: Option<&[(&str, &str)]>,
+) -> Vec<u8> {
     let mut obj = serde_json::Map::new();
     if let Some(meta) = metadata {
-        let m: serde_json::Map<String, serde_json::Value> =
-            meta.iter().map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v))).collect();
+        let m: serde_json::Map<String, serde_json::Value> = meta
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), serde_json::Value::from(*v)))
+            .collect();
         obj.insert("__metadata__".into(), m.into());
     }
     let mut pos = 0u64;
@@ -205,7 +239,10 @@ mod tests {
     #[test]
     fn parses_what_it_builds() {
         let a = [1u8, 2, 3, 4];
-        let f = build(&[("b", Dtype::I16, &[2], &a), ("a", Dtype::U8, &[0], &[])], Some(&[("format", "pt")]));
+        let f = build(
+            &[("b", Dtype::I16, &[2], &a), ("a", Dtype::U8, &[0], &[])],
+            Some(&[("format", "pt")]),
+        );
         let p = parse(&f).unwrap();
         assert_eq!(p.tensors.len(), 2);
         assert_eq!(p.tensors[0].name, "b");
@@ -220,13 +257,36 @@ mod tests {
             parse(&f).unwrap_err().to_string()
         };
         assert!(h(r#"{"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}}"#, 2).contains("duplicate"));
-        assert!(h(r#"{"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}}"#, 3).contains("cover 2 bytes"));
-        assert!(h(r#"{"a":{"dtype":"U8","shape":[3],"data_offsets":[0,2]}}"#, 2).contains("expected 3"));
-        assert!(h(r#"{"a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}"#, 2).contains("gap"));
-        assert!(h(r#"{"a":{"dtype":"Q4","shape":[1],"data_offsets":[0,1]}}"#, 1).contains("unknown dtype"));
-        assert!(h(r#" {}"#, 0).contains("start with"));
-        assert!(h(r#"{"a":{"dtype":"U8","shape":[4294967296,4294967296,2],"data_offsets":[0,1]}}"#, 1).contains("overflows"));
-        assert!(parse(&[1, 2, 3]).unwrap_err().to_string().contains("shorter"));
+        assert!(h(
+            r#"{"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}}"#,
+            3
+        )
+        .contains("cover 2 bytes"));
+        assert!(h(
+            r#"{"a":{"dtype":"U8","shape":[3],"data_offsets":[0,2]}}"#,
+            2
+        )
+        .contains("expected 3"));
+        assert!(h(
+            r#"{"a":{"dtype":"U8","shape":[1],"data_offsets":[1,2]}}"#,
+            2
+        )
+        .contains("gap"));
+        assert!(h(
+            r#"{"a":{"dtype":"Q4","shape":[1],"data_offsets":[0,1]}}"#,
+            1
+        )
+        .contains("unknown dtype"));
+        assert!(h(" {}", 0).contains("start with"));
+        assert!(h(
+            r#"{"a":{"dtype":"U8","shape":[4294967296,4294967296,2],"data_offsets":[0,1]}}"#,
+            1
+        )
+        .contains("overflows"));
+        assert!(parse(&[1, 2, 3])
+            .unwrap_err()
+            .to_string()
+            .contains("shorter"));
         let mut huge = (MAX_HEADER_BYTES + 1).to_le_bytes().to_vec();
         huge.extend_from_slice(b"{}");
         assert!(parse(&huge).unwrap_err().to_string().contains("limit"));

@@ -15,7 +15,9 @@ pub(crate) fn lcg(n: usize, seed: u64) -> Vec<u8> {
     let mut x = seed ^ 0x9E37_79B9_7F4A_7C15;
     (0..n)
         .map(|_| {
-            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
             (x >> 33) as u8
         })
         .collect()
@@ -70,9 +72,18 @@ pub(crate) fn weight_like(dtype: Dtype, n: u64, seed: u64) -> Vec<u8> {
     match dtype {
         Dtype::F32 => w(n).iter().flat_map(|v| v.to_le_bytes()).collect(),
         Dtype::C64 => w(2 * n).iter().flat_map(|v| v.to_le_bytes()).collect(),
-        Dtype::F64 => w(n).iter().flat_map(|&v| f64::from(v).to_le_bytes()).collect(),
-        Dtype::BF16 => w(n).iter().flat_map(|v| ((v.to_bits() >> 16) as u16).to_le_bytes()).collect(),
-        Dtype::F16 => w(n).iter().flat_map(|&v| f32_to_f16_bits(v).to_le_bytes()).collect(),
+        Dtype::F64 => w(n)
+            .iter()
+            .flat_map(|&v| f64::from(v).to_le_bytes())
+            .collect(),
+        Dtype::BF16 => w(n)
+            .iter()
+            .flat_map(|v| ((v.to_bits() >> 16) as u16).to_le_bytes())
+            .collect(),
+        Dtype::F16 => w(n)
+            .iter()
+            .flat_map(|&v| f32_to_f16_bits(v).to_le_bytes())
+            .collect(),
         Dtype::I16 | Dtype::U16 | Dtype::I32 | Dtype::U32 | Dtype::I64 | Dtype::U64 => {
             let width = n_bytes / n.max(1);
             peaked(n, seed, 24)
@@ -107,7 +118,13 @@ pub(crate) fn options(chunk_symbols: u64) -> EncodeOptions {
 /// Encodes a safetensors image in memory.
 pub(crate) fn try_encode(source: &[u8], chunk_symbols: u64) -> Result<Vec<u8>> {
     let mut out = Cursor::new(Vec::new());
-    encode_bytes(source, "model.safetensors", &options(chunk_symbols), &mut out, &NoProgress)?;
+    encode_bytes(
+        source,
+        "model.safetensors",
+        &options(chunk_symbols),
+        &mut out,
+        &NoProgress,
+    )?;
     Ok(out.into_inner())
 }
 
@@ -160,7 +177,11 @@ pub(crate) fn pack_stored(payload: &[u8], stored: &[u8], json_bytes: u64) -> Vec
 }
 
 /// Like [`pack_stored`] with the preamble fields edited by `edit` before serialisation.
-pub(crate) fn pack_with(payload: &[u8], stored: &[u8], edit: impl FnOnce(&mut Preamble)) -> Vec<u8> {
+pub(crate) fn pack_with(
+    payload: &[u8],
+    stored: &[u8],
+    edit: impl FnOnce(&mut Preamble),
+) -> Vec<u8> {
     assert!(payload.len() as u64 >= PREAMBLE_BYTES);
     let mut p = Preamble {
         version: 1,
@@ -196,8 +217,6 @@ pub(crate) fn get_u32(bytes: &[u8], pos: usize) -> u32 {
 /// Where things are inside a stored rANS plane (offsets relative to the plane start).
 #[derive(Debug)]
 pub(crate) struct RansLayout {
-    /// Bytes of the frequency table without its padding.
-    pub(crate) table_bytes: usize,
     /// Start of the `u32 chunk_bytes[]` table.
     pub(crate) sizes_at: usize,
     /// `(start, stored size, symbols)` of each chunk.
@@ -221,10 +240,6 @@ impl RansLayout {
             pos += size;
         }
         assert_eq!(pos, plane.len());
-        RansLayout {
-            table_bytes,
-            sizes_at,
-            chunks,
-        }
+        RansLayout { sizes_at, chunks }
     }
 }

@@ -46,52 +46,179 @@ pub(crate) const EXPECTED: &[(&str, Stage, Want)] = &[
     ("version_2", Open, Version(2)),
     ("version_0", Open, Version(0)),
     ("nonzero_flags", Open, Corrupt("unknown flags 0x1")),
-    ("preamble_checksum", Open, Corrupt("preamble checksum mismatch")),
+    (
+        "preamble_checksum",
+        Open,
+        Corrupt("preamble checksum mismatch"),
+    ),
     ("truncated", Open, Truncated),
     ("truncated_preamble", Open, Truncated),
-    ("trailing_bytes", Open, Corrupt("3 unexpected bytes after the end of the file")),
+    (
+        "trailing_bytes",
+        Open,
+        Corrupt("3 unexpected bytes after the end of the file"),
+    ),
     ("header_offset_in_preamble", Open, Corrupt("header at 32 ")),
     // Header container.
     ("header_checksum", Open, Corrupt("header checksum mismatch")),
-    ("header_not_deflate", Open, Corrupt("header does not inflate")),
+    (
+        "header_not_deflate",
+        Open,
+        Corrupt("header does not inflate"),
+    ),
     ("header_size_mismatch", Open, Corrupt("preamble says")),
-    ("header_over_cap", Open, Corrupt("exceeds the 100000000-byte limit")),
+    (
+        "header_over_cap",
+        Open,
+        Corrupt("exceeds the 100000000-byte limit"),
+    ),
     ("header_not_json", Open, Corrupt("header JSON")),
-    ("header_unknown_dtype", Open, Corrupt("unsupported dtype `Q4`")),
-    ("header_version_mismatch", Open, Corrupt("header version 2 differs from preamble version 1")),
+    (
+        "header_unknown_dtype",
+        Open,
+        Corrupt("unsupported dtype `Q4`"),
+    ),
+    (
+        "header_version_mismatch",
+        Open,
+        Corrupt("header version 2 differs from preamble version 1"),
+    ),
     // Tensor table (§3.2).
     ("duplicate_name", Open, Tensor("a", "duplicate tensor name")),
-    ("raw_bytes_vs_shape", Open, Tensor("r", "raw_bytes 16 does not match U8 of shape [17]")),
+    (
+        "raw_bytes_vs_shape",
+        Open,
+        Tensor("r", "raw_bytes 16 does not match U8 of shape [17]"),
+    ),
     ("shape_overflow", Open, Tensor("r", "shape overflows")),
-    ("misaligned_region", Open, Tensor("a", "misaligned or overlaps")),
-    ("overlapping_regions", Open, Tensor("z", "misaligned or overlaps")),
-    ("region_past_payload", Open, Tensor("z", "runs past the payload")),
-    ("raw_region_size", Open, Tensor("r", "raw region size differs from raw_bytes")),
-    ("plane_outside_region", Open, Tensor("a", "plane 0 is misaligned, lies outside its region or overlaps")),
-    ("bad_chunk_symbols", Open, Tensor("a", "chunk_symbols 5000 is not a power of two")),
-    ("missing_chunk_symbols", Open, Tensor("a", "planes encoding without chunk_symbols")),
+    (
+        "misaligned_region",
+        Open,
+        Tensor("a", "misaligned or overlaps"),
+    ),
+    (
+        "overlapping_regions",
+        Open,
+        Tensor("z", "misaligned or overlaps"),
+    ),
+    (
+        "region_past_payload",
+        Open,
+        Tensor("z", "runs past the payload"),
+    ),
+    (
+        "raw_region_size",
+        Open,
+        Tensor("r", "raw region size differs from raw_bytes"),
+    ),
+    (
+        "plane_outside_region",
+        Open,
+        Tensor(
+            "a",
+            "plane 0 is misaligned, lies outside its region or overlaps",
+        ),
+    ),
+    (
+        "bad_chunk_symbols",
+        Open,
+        Tensor("a", "chunk_symbols 5000 is not a power of two"),
+    ),
+    (
+        "missing_chunk_symbols",
+        Open,
+        Tensor("a", "planes encoding without chunk_symbols"),
+    ),
     ("plane_count", Open, Tensor("a", "2 planes, I8 has 1")),
-    ("plane_too_small", Open, Tensor("a", "plane 0 of 100 bytes cannot hold 4196 symbols")),
-    ("raw_plane_size", Open, Tensor("a", "cannot hold 4196 symbols")),
+    (
+        "plane_too_small",
+        Open,
+        Tensor("a", "plane 0 of 100 bytes cannot hold 4196 symbols"),
+    ),
+    (
+        "raw_plane_size",
+        Open,
+        Tensor("a", "cannot hold 4196 symbols"),
+    ),
     // Source header (§3.1).
-    ("source_dtype_mismatch", Open, Tensor("a", "does not match the source header entry `a`")),
-    ("source_extra_tensor", Open, Corrupt("source header has 4 tensors, the file 3")),
+    (
+        "source_dtype_mismatch",
+        Open,
+        Tensor("a", "does not match the source header entry `a`"),
+    ),
+    (
+        "source_extra_tensor",
+        Open,
+        Corrupt("source header has 4 tensors, the file 3"),
+    ),
     ("source_not_json", Open, Corrupt("embedded source header")),
-    ("source_file_checksum", Decode, Corrupt("rebuilt file checksum")),
-    ("source_unknown_format", Decode, InvalidInput("cannot rebuild a source of format `gguf`")),
+    (
+        "source_file_checksum",
+        Decode,
+        Corrupt("rebuilt file checksum"),
+    ),
+    (
+        "source_unknown_format",
+        Decode,
+        InvalidInput("cannot rebuild a source of format `gguf`"),
+    ),
     // Planes (§5.2, §5.3).
-    ("freq_sum_low", Decode, Tensor("a", "frequencies do not sum to 4096")),
-    ("freq_sum_high", Decode, Tensor("a", "frequencies exceed 4096")),
-    ("chunk_size_odd", Decode, Tensor("a", "chunk 0 has invalid size")),
-    ("chunk_size_not_smaller", Decode, Tensor("a", "chunk 0 has invalid size 4097 for 4096 symbols")),
-    ("chunk_past_plane", Decode, Tensor("a", "chunk 1 runs past the plane")),
-    ("plane_trailing_bytes", Decode, Tensor("a", "plane has 4 trailing bytes")),
-    ("chunk_padding", Decode, Tensor("a", "non-zero padding before chunk 1")),
+    (
+        "freq_sum_low",
+        Decode,
+        Tensor("a", "frequencies do not sum to 4096"),
+    ),
+    (
+        "freq_sum_high",
+        Decode,
+        Tensor("a", "frequencies exceed 4096"),
+    ),
+    (
+        "chunk_size_odd",
+        Decode,
+        Tensor("a", "chunk 0 has invalid size"),
+    ),
+    (
+        "chunk_size_not_smaller",
+        Decode,
+        Tensor("a", "chunk 0 has invalid size 4097 for 4096 symbols"),
+    ),
+    (
+        "chunk_past_plane",
+        Decode,
+        Tensor("a", "chunk 1 runs past the plane"),
+    ),
+    (
+        "plane_trailing_bytes",
+        Decode,
+        Tensor("a", "plane has 4 trailing bytes"),
+    ),
+    (
+        "chunk_padding",
+        Decode,
+        Tensor("a", "non-zero padding before chunk 1"),
+    ),
     // rANS streams (§5.4).
-    ("rans_state_low", Decode, Tensor("z", "chunk 0: rANS lane state below the lower bound")),
-    ("rans_ends_early", Decode, Tensor("z", "chunk 0: rANS stream ends early")),
-    ("rans_trailing_words", Decode, Tensor("z", "chunk 0: rANS stream has trailing words")),
-    ("rans_final_state", Decode, Tensor("z", "chunk 0: rANS lane did not end in its initial state")),
+    (
+        "rans_state_low",
+        Decode,
+        Tensor("z", "chunk 0: rANS lane state below the lower bound"),
+    ),
+    (
+        "rans_ends_early",
+        Decode,
+        Tensor("z", "chunk 0: rANS stream ends early"),
+    ),
+    (
+        "rans_trailing_words",
+        Decode,
+        Tensor("z", "chunk 0: rANS stream has trailing words"),
+    ),
+    (
+        "rans_final_state",
+        Decode,
+        Tensor("z", "chunk 0: rANS lane did not end in its initial state"),
+    ),
     // Tensor checksums (§3.2).
     ("checksum_raw_tensor", Decode, Checksum("r")),
     ("checksum_raw_chunk", Decode, Checksum("a")),
@@ -102,10 +229,22 @@ fn matches(e: &Error, want: Want) -> bool {
     match (want, e) {
         (NotWcodec, Error::NotWcodec { .. }) => true,
         (Truncated, Error::Truncated { expected, found }) => expected > found,
-        (Version(v), Error::UnsupportedVersion { found, supported }) => *found == v && *supported == 1,
-        (Corrupt(text), Error::Corrupt(detail)) | (InvalidInput(text), Error::InvalidInput(detail)) => detail.contains(text),
-        (Tensor(name, text), Error::CorruptTensor { tensor, detail }) => tensor == name && detail.contains(text),
-        (Checksum(name), Error::Checksum { tensor, computed, expected }) => tensor == name && computed != expected,
+        (Version(v), Error::UnsupportedVersion { found, supported }) => {
+            *found == v && *supported == 1
+        }
+        (Corrupt(text), Error::Corrupt(detail))
+        | (InvalidInput(text), Error::InvalidInput(detail)) => detail.contains(text),
+        (Tensor(name, text), Error::CorruptTensor { tensor, detail }) => {
+            tensor == name && detail.contains(text)
+        }
+        (
+            Checksum(name),
+            Error::Checksum {
+                tensor,
+                computed,
+                expected,
+            },
+        ) => tensor == name && computed != expected,
         _ => false,
     }
 }
@@ -115,8 +254,16 @@ fn check(name: &str, bytes: Vec<u8>, stage: Stage, want: Want) -> Result<(), Str
     let opened = Archive::from_bytes(bytes.clone());
     let err = match (stage, opened) {
         (Open, Err(e)) => e,
-        (Open, Ok(_)) => return Err(format!("{name}: opened, but must fail to open with {want:?}")),
-        (Decode, Err(e)) => return Err(format!("{name}: failed to open ({e}), must fail only when decoded with {want:?}")),
+        (Open, Ok(_)) => {
+            return Err(format!(
+                "{name}: opened, but must fail to open with {want:?}"
+            ))
+        }
+        (Decode, Err(e)) => {
+            return Err(format!(
+                "{name}: failed to open ({e}), must fail only when decoded with {want:?}"
+            ))
+        }
         (Decode, Ok(_)) => match decode_all(bytes) {
             Err(e) => e,
             Ok(_) => return Err(format!("{name}: decoded without error, expected {want:?}")),
@@ -140,12 +287,22 @@ fn committed_reject_files_fail_with_their_error() {
     let mut failures = Vec::new();
     for &(name, stage, want) in EXPECTED {
         let path = dir.join(format!("{name}.wcodec"));
-        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e} (run the bless command in testdata/README.md)", path.display()));
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (run the bless command in testdata/README.md)",
+                path.display()
+            )
+        });
         if let Err(msg) = check(name, bytes, stage, want) {
             failures.push(msg);
         }
     }
-    assert!(failures.is_empty(), "{} reject files misbehave:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} reject files misbehave:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// The generator's current output fails the same way (so re-blessing keeps every case
@@ -155,15 +312,25 @@ fn generated_reject_files_fail_with_their_error() {
     let cases = reject_cases();
     let generated: BTreeSet<&str> = cases.iter().map(|c| c.0).collect();
     let expected: BTreeSet<&str> = EXPECTED.iter().map(|e| e.0).collect();
-    assert_eq!(generated, expected, "generator and EXPECTED table list different files");
-    assert_eq!(generated.len(), cases.len(), "duplicate names in the generator");
+    assert_eq!(
+        generated, expected,
+        "generator and EXPECTED table list different files"
+    );
+    assert_eq!(
+        generated.len(),
+        cases.len(),
+        "duplicate names in the generator"
+    );
     let on_disk: BTreeSet<String> = std::fs::read_dir(testdata().join("reject"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n != "README.md")
         .collect();
     let want: BTreeSet<String> = expected.iter().map(|n| format!("{n}.wcodec")).collect();
-    assert_eq!(on_disk, want, "testdata/reject holds other files than the table");
+    assert_eq!(
+        on_disk, want,
+        "testdata/reject holds other files than the table"
+    );
     let mut failures = Vec::new();
     for (name, _, bytes) in cases {
         let &(_, stage, want) = EXPECTED.iter().find(|e| e.0 == name).unwrap();
@@ -171,7 +338,12 @@ fn generated_reject_files_fail_with_their_error() {
             failures.push(msg);
         }
     }
-    assert!(failures.is_empty(), "{} generated files misbehave:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} generated files misbehave:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// The rendering of an expectation for `testdata/reject/README.md`.

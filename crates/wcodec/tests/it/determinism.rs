@@ -29,7 +29,11 @@ fn source() -> Vec<u8> {
 }
 
 fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
-    rayon::ThreadPoolBuilder::new().num_threads(threads).build().expect("pool").install(f)
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("pool")
+        .install(f)
 }
 
 #[test]
@@ -48,7 +52,10 @@ fn thread_count_does_not_change_the_bytes() {
         let reference = in_pool(1, || encode(&src, chunk_symbols));
         for threads in [2, 4] {
             let other = in_pool(threads, || encode(&src, chunk_symbols));
-            assert!(other == reference, "{threads} threads (chunk {chunk_symbols}) differ from 1 thread");
+            assert!(
+                other == reference,
+                "{threads} threads (chunk {chunk_symbols}) differ from 1 thread"
+            );
         }
         // Decoding is thread-independent too.
         for threads in [1, 3] {
@@ -64,9 +71,20 @@ fn file_name_is_the_only_outside_input() {
     let src = source();
     let enc = |name: &str| {
         let mut out = Cursor::new(Vec::new());
-        wcodec::encode_bytes(&src, name, &crate::common::options(4096), &mut out, &NoProgress).unwrap();
+        wcodec::encode_bytes(
+            &src,
+            name,
+            &crate::common::options(4096),
+            &mut out,
+            &NoProgress,
+        )
+        .unwrap();
         out.into_inner()
     };
     assert_eq!(enc("m.safetensors"), enc("m.safetensors"));
-    assert_ne!(enc("m.safetensors"), enc("n.safetensors"), "the file name is recorded in the header");
+    assert_ne!(
+        enc("m.safetensors"),
+        enc("n.safetensors"),
+        "the file name is recorded in the header"
+    );
 }

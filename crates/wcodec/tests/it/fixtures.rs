@@ -12,7 +12,10 @@ use wcodec::rans::naive;
 use wcodec::source::safetensors::build;
 use wcodec::Dtype;
 
-use crate::common::{elements_for_symbols, encode, f32_to_f16_bits, get_u32, lcg, pack_json, pack_stored, peaked, put_u32, weight_like, Parts, RansLayout};
+use crate::common::{
+    elements_for_symbols, encode, f32_to_f16_bits, get_u32, lcg, pack_json, pack_stored, peaked,
+    put_u32, weight_like, Parts, RansLayout,
+};
 
 /// `testdata/` at the repository root.
 pub(crate) fn testdata() -> PathBuf {
@@ -34,8 +37,10 @@ pub(crate) struct Golden {
 type Owned = (String, Dtype, Vec<u64>, Vec<u8>);
 
 fn st(tensors: &[Owned], meta: Option<&[(&str, &str)]>) -> Vec<u8> {
-    let refs: Vec<(&str, Dtype, &[u64], &[u8])> =
-        tensors.iter().map(|(n, d, s, b)| (n.as_str(), *d, s.as_slice(), b.as_slice())).collect();
+    let refs: Vec<(&str, Dtype, &[u64], &[u8])> = tensors
+        .iter()
+        .map(|(n, d, s, b)| (n.as_str(), *d, s.as_slice(), b.as_slice()))
+        .collect();
     build(&refs, meta)
 }
 
@@ -61,8 +66,13 @@ pub(crate) fn golden_cases() -> Vec<Golden> {
             let bytes = match d {
                 // Weights as F16 put 3 mantissa bits in the top plane: too random for a plane of
                 // this size, so F16 gets small integers.
-                Dtype::F16 => narrow(n as usize, k as u64).iter().flat_map(|&b| f32_to_f16_bits(f32::from(b as i8)).to_le_bytes()).collect(),
-                _ if d.plane_layout().n_planes() == 1 => narrow(d.bytes_for(n).unwrap() as usize, k as u64),
+                Dtype::F16 => narrow(n as usize, k as u64)
+                    .iter()
+                    .flat_map(|&b| f32_to_f16_bits(f32::from(b as i8)).to_le_bytes())
+                    .collect(),
+                _ if d.plane_layout().n_planes() == 1 => {
+                    narrow(d.bytes_for(n).unwrap() as usize, k as u64)
+                }
                 _ => weight_like(d, n, k as u64),
             };
             (format!("w.{}", d.name().to_lowercase()), d, vec![n], bytes)
@@ -95,9 +105,24 @@ pub(crate) fn golden_cases() -> Vec<Golden> {
         covers: "F32/BF16/F16 weights: a rANS exponent plane over raw mantissa planes",
         source: st(
             &[
-                ("layer.0.weight".into(), Dtype::F32, vec![16, 64], weight_like(Dtype::F32, 1024, 11)),
-                ("layer.1.weight".into(), Dtype::BF16, vec![2048], weight_like(Dtype::BF16, 2048, 12)),
-                ("layer.2.weight".into(), Dtype::F16, vec![32, 32], weight_like(Dtype::F16, 1024, 13)),
+                (
+                    "layer.0.weight".into(),
+                    Dtype::F32,
+                    vec![16, 64],
+                    weight_like(Dtype::F32, 1024, 11),
+                ),
+                (
+                    "layer.1.weight".into(),
+                    Dtype::BF16,
+                    vec![2048],
+                    weight_like(Dtype::BF16, 2048, 12),
+                ),
+                (
+                    "layer.2.weight".into(),
+                    Dtype::F16,
+                    vec![32, 32],
+                    weight_like(Dtype::F16, 1024, 13),
+                ),
             ],
             Some(&[("format", "pt"), ("source", "wcodec test fixtures")]),
         ),
@@ -121,16 +146,44 @@ pub(crate) fn golden_cases() -> Vec<Golden> {
     });
 
     let mut empty: Vec<Owned> = Vec::new();
-    for (k, d) in [Dtype::F32, Dtype::BF16, Dtype::I64, Dtype::Bool, Dtype::F4, Dtype::F8E4M3].into_iter().enumerate() {
-        empty.push((format!("empty.{}", d.name().to_lowercase()), d, vec![0], Vec::new()));
-        empty.push((format!("empty2d.{}", d.name().to_lowercase()), d, vec![4, 0], Vec::new()));
-        empty.push((format!("scalar.{}", d.name().to_lowercase()), d, vec![], lcg(d.bytes_for(1).unwrap() as usize, 30 + k as u64)));
+    for (k, d) in [
+        Dtype::F32,
+        Dtype::BF16,
+        Dtype::I64,
+        Dtype::Bool,
+        Dtype::F4,
+        Dtype::F8E4M3,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        empty.push((
+            format!("empty.{}", d.name().to_lowercase()),
+            d,
+            vec![0],
+            Vec::new(),
+        ));
+        empty.push((
+            format!("empty2d.{}", d.name().to_lowercase()),
+            d,
+            vec![4, 0],
+            Vec::new(),
+        ));
+        empty.push((
+            format!("scalar.{}", d.name().to_lowercase()),
+            d,
+            vec![],
+            lcg(d.bytes_for(1).unwrap() as usize, 30 + k as u64),
+        ));
     }
     v.push(Golden {
         name: "empty_and_scalars",
         chunk_symbols: 65_536,
         covers: "zero-size tensors and 0-rank scalars; __metadata__ with several keys",
-        source: st(&empty, Some(&[("format", "pt"), ("ünïcode", "✓"), ("empty", "")])),
+        source: st(
+            &empty,
+            Some(&[("format", "pt"), ("ünïcode", "✓"), ("empty", "")]),
+        ),
     });
     v
 }
@@ -168,7 +221,11 @@ fn layout(file: &[u8], parts: &Parts, t: usize) -> RansLayout {
     assert_eq!(e.encoding, Encoding::Planes);
     let p = &e.planes[0];
     assert_eq!(p.coder, Coder::Rans);
-    let mut l = RansLayout::of(&file[p.offset as usize..(p.offset + p.bytes) as usize], e.plane_symbols() as usize, e.chunk_symbols.unwrap() as usize);
+    let mut l = RansLayout::of(
+        &file[p.offset as usize..(p.offset + p.bytes) as usize],
+        e.plane_symbols() as usize,
+        e.chunk_symbols.unwrap() as usize,
+    );
     l.sizes_at += p.offset as usize;
     for c in &mut l.chunks {
         c.0 += p.offset as usize;
@@ -214,7 +271,13 @@ const Z: usize = 2;
 type Case = (&'static str, &'static str, Vec<u8>);
 
 /// Adds a copy of `base` edited in place by `f`.
-fn edit(v: &mut Vec<Case>, base: &[u8], name: &'static str, how: &'static str, f: &dyn Fn(&mut Vec<u8>)) {
+fn edit(
+    v: &mut Vec<Case>,
+    base: &[u8],
+    name: &'static str,
+    how: &'static str,
+    f: &dyn Fn(&mut Vec<u8>),
+) {
     let mut b = base.to_vec();
     f(&mut b);
     v.push((name, how, b));
@@ -237,117 +300,342 @@ pub(crate) fn reject_cases() -> Vec<Case> {
     };
 
     // Preamble.
-    edit(&mut v, &base, "bad_magic", "first magic byte changed", &|b| b[0] = b'W');
-    edit(&mut v, &base, "version_2", "preamble version 2 (checksum fixed)", &|b| {
-        put_u32(b, 8, 2);
-        reseal_preamble(b);
+    edit(
+        &mut v,
+        &base,
+        "bad_magic",
+        "first magic byte changed",
+        &|b| b[0] = b'W',
+    );
+    edit(
+        &mut v,
+        &base,
+        "version_2",
+        "preamble version 2 (checksum fixed)",
+        &|b| {
+            put_u32(b, 8, 2);
+            reseal_preamble(b);
+        },
+    );
+    edit(
+        &mut v,
+        &base,
+        "version_0",
+        "preamble version 0 (checksum fixed)",
+        &|b| {
+            put_u32(b, 8, 0);
+            reseal_preamble(b);
+        },
+    );
+    edit(
+        &mut v,
+        &base,
+        "nonzero_flags",
+        "flags = 1 (checksum fixed)",
+        &|b| {
+            put_u32(b, 12, 1);
+            reseal_preamble(b);
+        },
+    );
+    edit(
+        &mut v,
+        &base,
+        "preamble_checksum",
+        "one bit of the preamble checksum flipped",
+        &|b| b[60] ^= 0x10,
+    );
+    edit(&mut v, &base, "truncated", "last 10 bytes cut off", &|b| {
+        b.truncate(b.len() - 10);
     });
-    edit(&mut v, &base, "version_0", "preamble version 0 (checksum fixed)", &|b| {
-        put_u32(b, 8, 0);
-        reseal_preamble(b);
-    });
-    edit(&mut v, &base, "nonzero_flags", "flags = 1 (checksum fixed)", &|b| {
-        put_u32(b, 12, 1);
-        reseal_preamble(b);
-    });
-    edit(&mut v, &base, "preamble_checksum", "one bit of the preamble checksum flipped", &|b| b[60] ^= 0x10);
-    edit(&mut v, &base, "truncated", "last 10 bytes cut off", &|b| b.truncate(b.len() - 10));
-    edit(&mut v, &base, "truncated_preamble", "only the first 40 bytes", &|b| b.truncate(40));
-    edit(&mut v, &base, "trailing_bytes", "3 zero bytes appended", &|b| b.extend_from_slice(&[0, 0, 0]));
-    edit(&mut v, &base, "header_offset_in_preamble", "header_offset 32 (and stored size to match the file)", &|b| {
-        let size = b.len() as u64;
-        b[16..24].copy_from_slice(&32u64.to_le_bytes());
-        b[24..32].copy_from_slice(&(size - 32).to_le_bytes());
-        reseal_preamble(b);
-    });
+    edit(
+        &mut v,
+        &base,
+        "truncated_preamble",
+        "only the first 40 bytes",
+        &|b| b.truncate(40),
+    );
+    edit(
+        &mut v,
+        &base,
+        "trailing_bytes",
+        "3 zero bytes appended",
+        &|b| b.extend_from_slice(&[0, 0, 0]),
+    );
+    edit(
+        &mut v,
+        &base,
+        "header_offset_in_preamble",
+        "header_offset 32 (and stored size to match the file)",
+        &|b| {
+            let size = b.len() as u64;
+            b[16..24].copy_from_slice(&32u64.to_le_bytes());
+            b[24..32].copy_from_slice(&(size - 32).to_le_bytes());
+            reseal_preamble(b);
+        },
+    );
 
     // Header container.
-    edit(&mut v, &base, "header_checksum", "last header byte changed (preamble intact)", &|b| *b.last_mut().unwrap() ^= 0x01);
-    v.push(("header_not_deflate", "header bytes are not a DEFLATE stream (checksums valid)", pack_stored(&p0.payload, &[0xFF; 40], 100)));
-    v.push(("header_size_mismatch", "header_json_bytes 5 more than the JSON", pack_stored(&p0.payload, stored, json_len + 5)));
-    v.push(("header_over_cap", "header_json_bytes = 100,000,001", pack_stored(&p0.payload, stored, 100_000_001)));
-    v.push(("header_not_json", "header inflates to text that is not JSON", pack_json(&p0.payload, b"not json")));
-    v.push(("header_unknown_dtype", "dtype `Q4` in the tensor table", pack_json(&p0.payload, header_json(&p0).replacen("\"dtype\":\"I8\"", "\"dtype\":\"Q4\"", 1).as_bytes())));
-    v.push(("header_version_mismatch", "header says version 2, preamble 1", with_header(&|p| p.header.version = 2)));
+    edit(
+        &mut v,
+        &base,
+        "header_checksum",
+        "last header byte changed (preamble intact)",
+        &|b| *b.last_mut().unwrap() ^= 0x01,
+    );
+    v.push((
+        "header_not_deflate",
+        "header bytes are not a DEFLATE stream (checksums valid)",
+        pack_stored(&p0.payload, &[0xFF; 40], 100),
+    ));
+    v.push((
+        "header_size_mismatch",
+        "header_json_bytes 5 more than the JSON",
+        pack_stored(&p0.payload, stored, json_len + 5),
+    ));
+    v.push((
+        "header_over_cap",
+        "header_json_bytes = 100,000,001",
+        pack_stored(&p0.payload, stored, 100_000_001),
+    ));
+    v.push((
+        "header_not_json",
+        "header inflates to text that is not JSON",
+        pack_json(&p0.payload, b"not json"),
+    ));
+    v.push((
+        "header_unknown_dtype",
+        "dtype `Q4` in the tensor table",
+        pack_json(
+            &p0.payload,
+            header_json(&p0)
+                .replacen("\"dtype\":\"I8\"", "\"dtype\":\"Q4\"", 1)
+                .as_bytes(),
+        ),
+    ));
+    v.push((
+        "header_version_mismatch",
+        "header says version 2, preamble 1",
+        with_header(&|p| p.header.version = 2),
+    ));
 
     // Tensor table (format.md §3.2).
-    v.push(("duplicate_name", "tensor `z` renamed `a`", with_header(&|p| p.header.tensors[Z].name = "a".into())));
-    v.push(("raw_bytes_vs_shape", "shape of `r` [17] for 16 raw bytes", with_header(&|p| p.header.tensors[R].shape = vec![17])));
-    v.push(("shape_overflow", "shape of `r` overflows u64", with_header(&|p| p.header.tensors[R].shape = vec![1 << 32, 1 << 32, 2])));
-    v.push(("misaligned_region", "region of `a` moved 4 bytes (with its plane)", with_header(&|p| {
-        p.header.tensors[A].offset += 4;
-        p.header.tensors[A].planes[0].offset += 4;
-    })));
-    v.push(("overlapping_regions", "region of `z` starts at that of `a`", with_header(&|p| {
-        let off = p.header.tensors[A].offset;
-        p.header.tensors[Z].offset = off;
-        p.header.tensors[Z].planes[0].offset = off;
-    })));
-    v.push(("region_past_payload", "region of `z` 1000 bytes longer", with_header(&|p| p.header.tensors[Z].stored_bytes += 1000)));
-    v.push(("raw_region_size", "raw `r` with stored_bytes 15", with_header(&|p| p.header.tensors[R].stored_bytes = 15)));
-    v.push(("plane_outside_region", "plane of `a` 4 bytes longer than its region", with_header(&|p| p.header.tensors[A].planes[0].bytes += 4)));
-    v.push(("bad_chunk_symbols", "chunk_symbols 5000 for `a`", with_header(&|p| p.header.tensors[A].chunk_symbols = Some(5000))));
-    v.push(("missing_chunk_symbols", "no chunk_symbols for planes tensor `a`", with_header(&|p| p.header.tensors[A].chunk_symbols = None)));
-    v.push(("plane_count", "two planes for I8 tensor `a`", with_header(&|p| {
-        let pl = p.header.tensors[A].planes[0].clone();
-        p.header.tensors[A].planes.push(pl);
-    })));
-    v.push(("plane_too_small", "rANS plane of `a` claims 100 bytes for 2 chunks", with_header(&|p| p.header.tensors[A].planes[0].bytes = 100)));
-    v.push(("raw_plane_size", "plane of `a` marked raw with its rANS size", with_header(&|p| p.header.tensors[A].planes[0].coder = Coder::Raw)));
+    v.push((
+        "duplicate_name",
+        "tensor `z` renamed `a`",
+        with_header(&|p| p.header.tensors[Z].name = "a".into()),
+    ));
+    v.push((
+        "raw_bytes_vs_shape",
+        "shape of `r` [17] for 16 raw bytes",
+        with_header(&|p| p.header.tensors[R].shape = vec![17]),
+    ));
+    v.push((
+        "shape_overflow",
+        "shape of `r` overflows u64",
+        with_header(&|p| p.header.tensors[R].shape = vec![1 << 32, 1 << 32, 2]),
+    ));
+    v.push((
+        "misaligned_region",
+        "region of `a` moved 4 bytes (with its plane)",
+        with_header(&|p| {
+            p.header.tensors[A].offset += 4;
+            p.header.tensors[A].planes[0].offset += 4;
+        }),
+    ));
+    v.push((
+        "overlapping_regions",
+        "region of `z` starts at that of `a`",
+        with_header(&|p| {
+            let off = p.header.tensors[A].offset;
+            p.header.tensors[Z].offset = off;
+            p.header.tensors[Z].planes[0].offset = off;
+        }),
+    ));
+    v.push((
+        "region_past_payload",
+        "region of `z` 1000 bytes longer",
+        with_header(&|p| p.header.tensors[Z].stored_bytes += 1000),
+    ));
+    v.push((
+        "raw_region_size",
+        "raw `r` with stored_bytes 15",
+        with_header(&|p| p.header.tensors[R].stored_bytes = 15),
+    ));
+    v.push((
+        "plane_outside_region",
+        "plane of `a` 4 bytes longer than its region",
+        with_header(&|p| p.header.tensors[A].planes[0].bytes += 4),
+    ));
+    v.push((
+        "bad_chunk_symbols",
+        "chunk_symbols 5000 for `a`",
+        with_header(&|p| p.header.tensors[A].chunk_symbols = Some(5000)),
+    ));
+    v.push((
+        "missing_chunk_symbols",
+        "no chunk_symbols for planes tensor `a`",
+        with_header(&|p| p.header.tensors[A].chunk_symbols = None),
+    ));
+    v.push((
+        "plane_count",
+        "two planes for I8 tensor `a`",
+        with_header(&|p| {
+            let pl = p.header.tensors[A].planes[0].clone();
+            p.header.tensors[A].planes.push(pl);
+        }),
+    ));
+    v.push((
+        "plane_too_small",
+        "rANS plane of `a` claims 100 bytes for 2 chunks",
+        with_header(&|p| p.header.tensors[A].planes[0].bytes = 100),
+    ));
+    v.push((
+        "raw_plane_size",
+        "plane of `a` marked raw with its rANS size",
+        with_header(&|p| p.header.tensors[A].planes[0].coder = Coder::Raw),
+    ));
 
     // Source header (format.md §3.1).
-    v.push(("source_dtype_mismatch", "embedded source header says U8 for `a`", with_header(&|p| {
-        p.header.source.header = p.header.source.header.replacen("\"dtype\":\"I8\"", "\"dtype\":\"U8\"", 1);
-    })));
-    v.push(("source_extra_tensor", "embedded source header lists an extra empty tensor", with_header(&|p| {
-        p.header.source.header = p.header.source.header.replacen('{', "{\"e\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[16,16]},", 1);
-    })));
-    v.push(("source_not_json", "embedded source header is not JSON", with_header(&|p| p.header.source.header = "{oops".into())));
-    v.push(("source_file_checksum", "recorded source file_xxh3 changed", with_header(&|p| p.header.source.file_xxh3 ^= 1)));
-    v.push(("source_unknown_format", "source format `gguf` (tensors decode, rebuild refused)", with_header(&|p| p.header.source.format = "gguf".into())));
+    v.push((
+        "source_dtype_mismatch",
+        "embedded source header says U8 for `a`",
+        with_header(&|p| {
+            p.header.source.header =
+                p.header
+                    .source
+                    .header
+                    .replacen("\"dtype\":\"I8\"", "\"dtype\":\"U8\"", 1);
+        }),
+    ));
+    v.push((
+        "source_extra_tensor",
+        "embedded source header lists an extra empty tensor",
+        with_header(&|p| {
+            p.header.source.header = p.header.source.header.replacen(
+                '{',
+                "{\"e\":{\"dtype\":\"U8\",\"shape\":[0],\"data_offsets\":[16,16]},",
+                1,
+            );
+        }),
+    ));
+    v.push((
+        "source_not_json",
+        "embedded source header is not JSON",
+        with_header(&|p| p.header.source.header = "{oops".into()),
+    ));
+    v.push((
+        "source_file_checksum",
+        "recorded source file_xxh3 changed",
+        with_header(&|p| p.header.source.file_xxh3 ^= 1),
+    ));
+    v.push((
+        "source_unknown_format",
+        "source format `gguf` (tensors decode, rebuild refused)",
+        with_header(&|p| p.header.source.format = "gguf".into()),
+    ));
 
     // Payload: frequency tables and chunk tables (not covered by any container checksum).
-    let table_at = one_byte_entry(&base[p0.header.tensors[A].planes[0].offset as usize..]) + p0.header.tensors[A].planes[0].offset as usize;
-    edit(&mut v, &base, "freq_sum_low", "first frequency of `a` one less (sum 4095)", &|b| b[table_at] -= 1);
-    edit(&mut v, &base, "freq_sum_high", "first frequency of `a` one more (sum 4097)", &|b| b[table_at] += 1);
+    let table_at = one_byte_entry(&base[p0.header.tensors[A].planes[0].offset as usize..])
+        + p0.header.tensors[A].planes[0].offset as usize;
+    edit(
+        &mut v,
+        &base,
+        "freq_sum_low",
+        "first frequency of `a` one less (sum 4095)",
+        &|b| b[table_at] -= 1,
+    );
+    edit(
+        &mut v,
+        &base,
+        "freq_sum_high",
+        "first frequency of `a` one more (sum 4097)",
+        &|b| b[table_at] += 1,
+    );
     let size0 = get_u32(&base, la.sizes_at);
-    edit(&mut v, &base, "chunk_size_odd", "size of chunk 0 of `a` made odd", &|b| put_u32(b, la.sizes_at, size0 + 1));
-    edit(&mut v, &base, "chunk_size_not_smaller", "size of chunk 0 of `a` = 4097 for 4096 symbols", &|b| put_u32(b, la.sizes_at, 4097));
+    edit(
+        &mut v,
+        &base,
+        "chunk_size_odd",
+        "size of chunk 0 of `a` made odd",
+        &|b| put_u32(b, la.sizes_at, size0 + 1),
+    );
+    edit(
+        &mut v,
+        &base,
+        "chunk_size_not_smaller",
+        "size of chunk 0 of `a` = 4097 for 4096 symbols",
+        &|b| put_u32(b, la.sizes_at, 4097),
+    );
     let pad_at = la.chunks[0].0 + la.chunks[0].1;
     assert_eq!(base[pad_at..pad_at + 2], [0, 0]);
     // (The two bytes that become chunk 0's padding are zeroed, so the intended check fires.)
-    edit(&mut v, &base, "chunk_past_plane", "chunk 0 of `a` 4 bytes longer: chunk 1 runs past the plane", &|b| {
-        put_u32(b, la.sizes_at, size0 + 4);
-        b[pad_at + 4..pad_at + 6].fill(0);
-    });
-    edit(&mut v, &base, "plane_trailing_bytes", "chunk 0 of `a` 4 bytes shorter: 4 bytes left at the end", &|b| {
-        put_u32(b, la.sizes_at, size0 - 4);
-        b[pad_at - 4..pad_at - 2].fill(0);
-    });
-    edit(&mut v, &base, "chunk_padding", "padding byte before chunk 1 of `a` set to 1", &|b| b[pad_at + 1] = 1);
+    edit(
+        &mut v,
+        &base,
+        "chunk_past_plane",
+        "chunk 0 of `a` 4 bytes longer: chunk 1 runs past the plane",
+        &|b| {
+            put_u32(b, la.sizes_at, size0 + 4);
+            b[pad_at + 4..pad_at + 6].fill(0);
+        },
+    );
+    edit(
+        &mut v,
+        &base,
+        "plane_trailing_bytes",
+        "chunk 0 of `a` 4 bytes shorter: 4 bytes left at the end",
+        &|b| {
+            put_u32(b, la.sizes_at, size0 - 4);
+            b[pad_at - 4..pad_at - 2].fill(0);
+        },
+    );
+    edit(
+        &mut v,
+        &base,
+        "chunk_padding",
+        "padding byte before chunk 1 of `a` set to 1",
+        &|b| b[pad_at + 1] = 1,
+    );
 
     // Payload: rANS streams.
     let z0 = lz.chunks[0].0;
-    edit(&mut v, &base, "rans_state_low", "lane 5 state of `z` = 0xFFFF (below L)", &|b| put_u32(b, z0 + 20, 0xFFFF));
-    v.push(("rans_ends_early", "last word of `z` removed (chunk, plane and region 2 bytes shorter)", {
-        let mut p = parts();
-        p.payload.truncate(p.payload.len() - 2);
-        put_u32(&mut p.payload, lz.sizes_at, lz.chunks[0].1 as u32 - 2);
-        p.header.tensors[Z].stored_bytes -= 2;
-        p.header.tensors[Z].planes[0].bytes -= 2;
-        p.pack()
-    }));
-    v.push(("rans_trailing_words", "a zero word appended to `z` (chunk, plane and region 2 bytes longer)", {
-        let mut p = parts();
-        p.payload.extend_from_slice(&[0, 0]);
-        put_u32(&mut p.payload, lz.sizes_at, lz.chunks[0].1 as u32 + 2);
-        p.header.tensors[Z].stored_bytes += 2;
-        p.header.tensors[Z].planes[0].bytes += 2;
-        p.pack()
-    }));
+    edit(
+        &mut v,
+        &base,
+        "rans_state_low",
+        "lane 5 state of `z` = 0xFFFF (below L)",
+        &|b| put_u32(b, z0 + 20, 0xFFFF),
+    );
+    v.push((
+        "rans_ends_early",
+        "last word of `z` removed (chunk, plane and region 2 bytes shorter)",
+        {
+            let mut p = parts();
+            p.payload.truncate(p.payload.len() - 2);
+            put_u32(&mut p.payload, lz.sizes_at, lz.chunks[0].1 as u32 - 2);
+            p.header.tensors[Z].stored_bytes -= 2;
+            p.header.tensors[Z].planes[0].bytes -= 2;
+            p.pack()
+        },
+    ));
+    v.push((
+        "rans_trailing_words",
+        "a zero word appended to `z` (chunk, plane and region 2 bytes longer)",
+        {
+            let mut p = parts();
+            p.payload.extend_from_slice(&[0, 0]);
+            put_u32(&mut p.payload, lz.sizes_at, lz.chunks[0].1 as u32 + 2);
+            p.header.tensors[Z].stored_bytes += 2;
+            p.header.tensors[Z].planes[0].bytes += 2;
+            p.pack()
+        },
+    ));
     // A lane state changed so that every word is consumed but the lane ends off L: found by
     // searching with the oracle decoder.
-    let (table, _) = wcodec::rans::freq::FreqTable::read(&base[p0.header.tensors[Z].planes[0].offset as usize..]).unwrap();
+    let (table, _) = wcodec::rans::freq::FreqTable::read(
+        &base[p0.header.tensors[Z].planes[0].offset as usize..],
+    )
+    .unwrap();
     let chunk = &base[z0..z0 + lz.chunks[0].1];
     let bad_state = (0..32usize)
         .flat_map(|lane| (1..=64u32).map(move |d| (lane, d)))
@@ -355,16 +643,40 @@ pub(crate) fn reject_cases() -> Vec<Case> {
             let mut c = chunk.to_vec();
             let s = get_u32(&c, lane * 4);
             put_u32(&mut c, lane * 4, s.wrapping_add(d).max(1 << 16));
-            (naive::decode_chunk(&c, &table, 512) == Err("rANS lane did not end in its initial state")).then_some(c)
+            (naive::decode_chunk(&c, &table, 512)
+                == Err("rANS lane did not end in its initial state"))
+            .then_some(c)
         })
         .expect("a state edit that only breaks the final state");
-    edit(&mut v, &base, "rans_final_state", "one lane state of `z` changed: all words used, lane ends off L", &|b| b[z0..z0 + chunk.len()].copy_from_slice(&bad_state));
+    edit(
+        &mut v,
+        &base,
+        "rans_final_state",
+        "one lane state of `z` changed: all words used, lane ends off L",
+        &|b| b[z0..z0 + chunk.len()].copy_from_slice(&bad_state),
+    );
 
     // Tensor checksums.
     let r_at = p0.header.tensors[R].offset as usize;
-    edit(&mut v, &base, "checksum_raw_tensor", "a byte of raw tensor `r` changed", &|b| b[r_at + 3] ^= 0x40);
+    edit(
+        &mut v,
+        &base,
+        "checksum_raw_tensor",
+        "a byte of raw tensor `r` changed",
+        &|b| b[r_at + 3] ^= 0x40,
+    );
     let raw_chunk_at = la.chunks[1].0;
-    edit(&mut v, &base, "checksum_raw_chunk", "a byte of raw chunk 1 of `a` changed", &|b| b[raw_chunk_at + 7] ^= 0x01);
-    v.push(("checksum_recorded", "recorded xxh3 of `z` changed", with_header(&|p| p.header.tensors[Z].xxh3 ^= 1 << 40)));
+    edit(
+        &mut v,
+        &base,
+        "checksum_raw_chunk",
+        "a byte of raw chunk 1 of `a` changed",
+        &|b| b[raw_chunk_at + 7] ^= 0x01,
+    );
+    v.push((
+        "checksum_recorded",
+        "recorded xxh3 of `z` changed",
+        with_header(&|p| p.header.tensors[Z].xxh3 ^= 1 << 40),
+    ));
     v
 }

@@ -21,7 +21,8 @@ const BLESS: &str = "WCODEC_BLESS=1 cargo test -p wcodec --test it -- --ignored 
 const MAX_TESTDATA_BYTES: u64 = 200 * 1024;
 
 fn read(path: &Path) -> Vec<u8> {
-    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e} (regenerate with `{BLESS}`)", path.display()))
+    std::fs::read(path)
+        .unwrap_or_else(|e| panic!("{}: {e} (regenerate with `{BLESS}`)", path.display()))
 }
 
 fn golden(name: &str, ext: &str) -> Vec<u8> {
@@ -35,13 +36,22 @@ fn golden_files_decode_to_their_sources() {
         let source = golden(case.name, "safetensors");
         let file = golden(case.name, "wcodec");
         let rebuilt = decode_all(file.clone()).unwrap_or_else(|e| panic!("{}: {e}", case.name));
-        assert!(rebuilt == source, "{}: rebuilt file differs from the source", case.name);
+        assert!(
+            rebuilt == source,
+            "{}: rebuilt file differs from the source",
+            case.name
+        );
         let st = safetensors::parse(&source).unwrap();
         let archive = Archive::from_bytes(file).unwrap();
         assert_eq!(archive.tensors().len(), st.tensors.len());
         for t in &st.tensors {
             let got = archive.decode(archive.find(&t.name).unwrap()).unwrap();
-            assert!(got[..] == st.data[t.begin as usize..t.end as usize], "{}: tensor `{}`", case.name, t.name);
+            assert!(
+                got[..] == st.data[t.begin as usize..t.end as usize],
+                "{}: tensor `{}`",
+                case.name,
+                t.name
+            );
         }
     }
 }
@@ -50,7 +60,11 @@ fn golden_files_decode_to_their_sources() {
 #[test]
 fn generator_reproduces_the_golden_sources() {
     for case in golden_cases() {
-        assert!(golden(case.name, "safetensors") == case.source, "{}: generator output differs from testdata", case.name);
+        assert!(
+            golden(case.name, "safetensors") == case.source,
+            "{}: generator output differs from testdata",
+            case.name
+        );
     }
 }
 
@@ -70,13 +84,40 @@ fn encoder_reproduces_the_golden_files() {
     for case in golden_cases() {
         let committed = golden(case.name, "wcodec");
         let fresh = encode(&golden(case.name, "safetensors"), case.chunk_symbols);
-        let (a, b) = (Archive::from_bytes(committed.clone()).unwrap(), Archive::from_bytes(fresh.clone()).unwrap());
+        let (a, b) = (
+            Archive::from_bytes(committed.clone()).unwrap(),
+            Archive::from_bytes(fresh.clone()).unwrap(),
+        );
         // The header follows the last region directly.
-        let payload_end = |x: &Archive| x.tensors().iter().map(|t| (t.offset + t.stored_bytes) as usize).max().unwrap_or(64);
-        assert_eq!(payload_end(&a), payload_end(&b), "{}: payload size changed", case.name);
-        assert!(committed[8..16] == fresh[8..16], "{}: version or flags changed", case.name);
-        assert!(committed[64..payload_end(&a)] == fresh[64..payload_end(&b)], "{}: payload bytes changed", case.name);
-        assert_eq!(normalised(a.header()), normalised(b.header()), "{}: header changed", case.name);
+        let payload_end = |x: &Archive| {
+            x.tensors()
+                .iter()
+                .map(|t| (t.offset + t.stored_bytes) as usize)
+                .max()
+                .unwrap_or(64)
+        };
+        assert_eq!(
+            payload_end(&a),
+            payload_end(&b),
+            "{}: payload size changed",
+            case.name
+        );
+        assert!(
+            committed[8..16] == fresh[8..16],
+            "{}: version or flags changed",
+            case.name
+        );
+        assert!(
+            committed[64..payload_end(&a)] == fresh[64..payload_end(&b)],
+            "{}: payload bytes changed",
+            case.name
+        );
+        assert_eq!(
+            normalised(a.header()),
+            normalised(b.header()),
+            "{}: header changed",
+            case.name
+        );
     }
 }
 
@@ -100,7 +141,12 @@ fn golden_files_cover_the_format() {
                 seen.insert("scalar");
             }
             if case.name == "all_dtypes" {
-                assert_eq!(t.encoding, Encoding::Planes, "all_dtypes: `{}` should take the planes path", t.name);
+                assert_eq!(
+                    t.encoding,
+                    Encoding::Planes,
+                    "all_dtypes: `{}` should take the planes path",
+                    t.name
+                );
             }
             match t.encoding {
                 Encoding::Raw => {
@@ -117,19 +163,28 @@ fn golden_files_cover_the_format() {
                     if n == c {
                         seen.insert("tensor of exactly one chunk");
                     }
-                    if t.dtype.plane_layout().n_planes() > 1 && t.planes.iter().any(|p| p.coder == Coder::Raw) {
+                    if t.dtype.plane_layout().n_planes() > 1
+                        && t.planes.iter().any(|p| p.coder == Coder::Raw)
+                    {
                         seen.insert("raw plane beside a rANS plane");
                     }
                     for p in t.planes.iter().filter(|p| p.coder == Coder::Rans) {
                         seen.insert("rANS plane");
-                        let l = RansLayout::of(&file[p.offset as usize..(p.offset + p.bytes) as usize], n as usize, c as usize);
+                        let l = RansLayout::of(
+                            &file[p.offset as usize..(p.offset + p.bytes) as usize],
+                            n as usize,
+                            c as usize,
+                        );
                         if l.chunks.len() > 1 {
                             seen.insert("several chunks");
                         }
                         if l.chunks.iter().any(|&(_, size, m)| size == m) {
                             seen.insert("raw chunk in a rANS plane");
                         }
-                        if l.chunks.iter().any(|&(_, size, m)| size != m && size % 4 != 0) {
+                        if l.chunks
+                            .iter()
+                            .any(|&(_, size, m)| size != m && size % 4 != 0)
+                        {
                             seen.insert("chunk padding");
                         }
                     }
@@ -163,7 +218,12 @@ fn golden_files_cover_the_format() {
 fn testdata_is_complete_and_small() {
     let mut want: BTreeSet<String> = golden_cases()
         .iter()
-        .flat_map(|c| [format!("golden/{}.safetensors", c.name), format!("golden/{}.wcodec", c.name)])
+        .flat_map(|c| {
+            [
+                format!("golden/{}.safetensors", c.name),
+                format!("golden/{}.wcodec", c.name),
+            ]
+        })
         .collect();
     want.extend(EXPECTED.iter().map(|e| format!("reject/{}.wcodec", e.0)));
     want.extend(["README.md", "golden/README.md", "reject/README.md"].map(String::from));
@@ -175,16 +235,34 @@ fn testdata_is_complete_and_small() {
             if entry.file_type().unwrap().is_file() {
                 total += entry.metadata().unwrap().len();
                 let name = entry.file_name().to_string_lossy().into_owned();
-                found.insert(if sub.is_empty() { name } else { format!("{sub}/{name}") });
+                found.insert(if sub.is_empty() {
+                    name
+                } else {
+                    format!("{sub}/{name}")
+                });
             }
         }
     }
-    assert_eq!(found, want, "testdata/ differs from what the generator makes");
-    assert!(total <= MAX_TESTDATA_BYTES, "testdata/ is {total} bytes, over {MAX_TESTDATA_BYTES}");
+    assert_eq!(
+        found, want,
+        "testdata/ differs from what the generator makes"
+    );
+    assert!(
+        total <= MAX_TESTDATA_BYTES,
+        "testdata/ is {total} bytes, over {MAX_TESTDATA_BYTES}"
+    );
     let golden_readme = String::from_utf8(read(&testdata().join("golden/README.md"))).unwrap();
-    assert_eq!(golden_readme, golden_readme_text(), "golden/README.md is stale");
+    assert_eq!(
+        golden_readme,
+        golden_readme_text(),
+        "golden/README.md is stale"
+    );
     let reject_readme = String::from_utf8(read(&testdata().join("reject/README.md"))).unwrap();
-    assert_eq!(reject_readme, reject_readme_text(&reject_cases()), "reject/README.md is stale");
+    assert_eq!(
+        reject_readme,
+        reject_readme_text(&reject_cases()),
+        "reject/README.md is stale"
+    );
 }
 
 fn golden_readme_text() -> String {
@@ -225,7 +303,10 @@ fn reject_readme_text(cases: &[(&str, &str, Vec<u8>)]) -> String {
          | file | edit | fails at | error |\n|---|---|---|---|\n"
     );
     for (name, how, _) in cases {
-        let &(_, stage, want) = EXPECTED.iter().find(|e| e.0 == *name).expect("in the table");
+        let &(_, stage, want) = EXPECTED
+            .iter()
+            .find(|e| e.0 == *name)
+            .expect("in the table");
         let _ = writeln!(s, "| `{name}.wcodec` | {how} | {} |", describe(stage, want));
     }
     s
@@ -235,14 +316,20 @@ fn reject_readme_text(cases: &[(&str, &str, Vec<u8>)]) -> String {
 #[test]
 #[ignore = "rewrites testdata/; run deliberately with WCODEC_BLESS=1"]
 fn bless_golden() {
-    assert!(std::env::var_os("WCODEC_BLESS").is_some_and(|v| v == "1"), "set WCODEC_BLESS=1 to rewrite testdata/: {BLESS}");
+    assert!(
+        std::env::var_os("WCODEC_BLESS").is_some_and(|v| v == "1"),
+        "set WCODEC_BLESS=1 to rewrite testdata/: {BLESS}"
+    );
     let root = testdata();
     for sub in ["golden", "reject"] {
         let dir = root.join(sub);
         std::fs::create_dir_all(&dir).unwrap();
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "wcodec" || e == "safetensors") {
+            if path
+                .extension()
+                .is_some_and(|e| e == "wcodec" || e == "safetensors")
+            {
                 std::fs::remove_file(path).unwrap();
             }
         }
@@ -250,7 +337,11 @@ fn bless_golden() {
     for case in golden_cases() {
         let dir = root.join("golden");
         std::fs::write(dir.join(format!("{}.safetensors", case.name)), &case.source).unwrap();
-        std::fs::write(dir.join(format!("{}.wcodec", case.name)), encode(&case.source, case.chunk_symbols)).unwrap();
+        std::fs::write(
+            dir.join(format!("{}.wcodec", case.name)),
+            encode(&case.source, case.chunk_symbols),
+        )
+        .unwrap();
     }
     std::fs::write(root.join("golden/README.md"), golden_readme_text()).unwrap();
     let cases = reject_cases();

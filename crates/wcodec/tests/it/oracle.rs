@@ -46,7 +46,11 @@ fn fixed_tables() -> Vec<FreqTable> {
         table_from_freqs(&[(17, 1), (18, 4095)]),
         table_from_freqs(&[(1, 2048), (2, 2048)]),
         table_from_freqs(&(0..=255u8).map(|s| (s, 16)).collect::<Vec<_>>()),
-        table_from_freqs(&(0..=255u8).map(|s| (s, if s == 128 { 4096 - 255 } else { 1 })).collect::<Vec<_>>()),
+        table_from_freqs(
+            &(0..=255u8)
+                .map(|s| (s, if s == 128 { 4096 - 255 } else { 1 }))
+                .collect::<Vec<_>>(),
+        ),
         table_from_freqs(&[(3, 1), (4, 1), (5, 4094)]),
         table_from_freqs(&[(0, 128), (1, 129), (2, 3839)]), // one- and two-byte entries
     ];
@@ -65,7 +69,13 @@ fn symbols_for(t: &FreqTable, m: usize, seed: u64, skewed: bool) -> Vec<u8> {
     let p = present(t);
     lcg(m, seed)
         .iter()
-        .map(|&r| if skewed && r < 200 { p[0] } else { p[r as usize % p.len()] })
+        .map(|&r| {
+            if skewed && r < 200 {
+                p[0]
+            } else {
+                p[r as usize % p.len()]
+            }
+        })
         .collect()
 }
 
@@ -74,10 +84,19 @@ fn check_valid(t: &FreqTable, symbols: &[u8]) -> Vec<u8> {
     let want = naive::encode_chunk(symbols, t);
     let mut got = Vec::new();
     encode::encode_chunk(symbols, &encode::EncodeTable::new(t), &mut got);
-    assert_eq!(got, want, "fast encoder differs from the oracle ({} symbols)", symbols.len());
-    assert_eq!(naive::decode_chunk(&want, t, symbols.len()).as_deref(), Ok(symbols));
+    assert_eq!(
+        got,
+        want,
+        "fast encoder differs from the oracle ({} symbols)",
+        symbols.len()
+    );
+    assert_eq!(
+        naive::decode_chunk(&want, t, symbols.len()).as_deref(),
+        Ok(symbols)
+    );
     let mut out = vec![0u8; symbols.len()];
-    decode::decode_chunk(&want, &t.decode_table(), &mut out).expect("fast decoder accepts a valid stream");
+    decode::decode_chunk(&want, &t.decode_table(), &mut out)
+        .expect("fast decoder accepts a valid stream");
     assert_eq!(out, symbols);
     want
 }
@@ -88,7 +107,12 @@ fn check_agree(t: &FreqTable, stream: &[u8], m: usize) {
     let want = naive::decode_chunk(stream, t, m);
     let mut out = vec![0u8; m];
     let got = decode::decode_chunk(stream, &t.decode_table(), &mut out).map(|()| out);
-    assert_eq!(got, want, "fast and naive decoders disagree (stream of {} bytes, {m} symbols)", stream.len());
+    assert_eq!(
+        got,
+        want,
+        "fast and naive decoders disagree (stream of {} bytes, {m} symbols)",
+        stream.len()
+    );
 }
 
 /// Single-bit flips, truncations and extensions of a valid stream, and random streams.
@@ -116,7 +140,12 @@ fn check_mutations(t: &FreqTable, stream: &[u8], m: usize, seed: u64) {
         check_agree(t, stream, m - 1);
     }
     // A lane state forced below, at and above the lower bound.
-    for (lane, v) in [(0usize, RANS_L - 1), (31, RANS_L), (7, u32::MAX), (m % 32, 0)] {
+    for (lane, v) in [
+        (0usize, RANS_L - 1),
+        (31, RANS_L),
+        (7, u32::MAX),
+        (m % 32, 0),
+    ] {
         let mut s = stream.to_vec();
         s[lane * 4..lane * 4 + 4].copy_from_slice(&v.to_le_bytes());
         check_agree(t, &s, m);
@@ -180,8 +209,14 @@ fn mismatched_distributions_and_single_symbol_tables() {
     check_valid(&t, &all_rare);
     let one = table_from_freqs(&[(42, 4096)]);
     let stream = check_valid(&one, &[42; 10_000]);
-    assert_eq!(stream.len(), STATE_BYTES, "a one-symbol table codes to the bare states");
-    assert!(stream.chunks_exact(4).all(|s| u32::from_le_bytes(s.try_into().unwrap()) == RANS_L));
+    assert_eq!(
+        stream.len(),
+        STATE_BYTES,
+        "a one-symbol table codes to the bare states"
+    );
+    assert!(stream
+        .chunks_exact(4)
+        .all(|s| u32::from_le_bytes(s.try_into().unwrap()) == RANS_L));
 }
 
 /// Frequencies summing to 4096 over a random subset of symbols.
@@ -205,7 +240,8 @@ fn any_table() -> impl Strategy<Value = FreqTable> {
                 left -= 1;
                 i += 1;
             }
-            let freqs: Vec<(u8, u16)> = set.into_iter().zip(f).map(|(s, f)| (s, f as u16)).collect();
+            let freqs: Vec<(u8, u16)> =
+                set.into_iter().zip(f).map(|(s, f)| (s, f as u16)).collect();
             table_from_freqs(&freqs)
         })
 }

@@ -32,8 +32,17 @@ impl T {
 }
 
 fn source_of(tensors: &[T], meta: Option<&[(&str, &str)]>) -> Vec<u8> {
-    let refs: Vec<(&str, Dtype, &[u64], &[u8])> =
-        tensors.iter().map(|t| (t.name.as_str(), t.dtype, t.shape.as_slice(), t.bytes.as_slice())).collect();
+    let refs: Vec<(&str, Dtype, &[u64], &[u8])> = tensors
+        .iter()
+        .map(|t| {
+            (
+                t.name.as_str(),
+                t.dtype,
+                t.shape.as_slice(),
+                t.bytes.as_slice(),
+            )
+        })
+        .collect();
     build(&refs, meta)
 }
 
@@ -47,9 +56,18 @@ fn check_round_trip(tensors: &[T], meta: Option<&[(&str, &str)]>, chunk_symbols:
     for t in tensors {
         let i = archive.find(&t.name).unwrap();
         let e = &archive.tensors()[i];
-        assert_eq!((e.dtype, &e.shape, e.raw_bytes), (t.dtype, &t.shape, t.bytes.len() as u64));
+        assert_eq!(
+            (e.dtype, &e.shape, e.raw_bytes),
+            (t.dtype, &t.shape, t.bytes.len() as u64)
+        );
         // No tensor grows (format.md §5.5): a region is never larger than the raw bytes.
-        assert!(e.stored_bytes <= e.raw_bytes, "`{}` grew: {} > {}", t.name, e.stored_bytes, e.raw_bytes);
+        assert!(
+            e.stored_bytes <= e.raw_bytes,
+            "`{}` grew: {} > {}",
+            t.name,
+            e.stored_bytes,
+            e.raw_bytes
+        );
         assert_eq!(archive.decode(i).unwrap(), t.bytes, "tensor `{}`", t.name);
         let mut buf = vec![0xAA; t.bytes.len()];
         archive.decode_into(i, &mut buf).unwrap();
@@ -61,7 +79,13 @@ fn check_round_trip(tensors: &[T], meta: Option<&[(&str, &str)]>, chunk_symbols:
     assert_eq!(decode_all(encoded).unwrap(), source);
     // Overhead bound: preamble, alignment padding before each region, and the header (which
     // embeds the source header, compressed).
-    let stored_header = (archive.file_bytes() - archive.tensors().iter().map(|t| t.offset + t.stored_bytes).max().unwrap_or(64)) as usize;
+    let stored_header = (archive.file_bytes()
+        - archive
+            .tensors()
+            .iter()
+            .map(|t| t.offset + t.stored_bytes)
+            .max()
+            .unwrap_or(64)) as usize;
     let bound = source.len() + 64 + 63 * tensors.len() + stored_header;
     assert!(size <= bound, "encoded {size} > bound {bound}");
     size
@@ -85,10 +109,22 @@ fn seed_table_of_edge_cases() {
     check_round_trip(&[], Some(&[("k", "v")]), C);
 
     let cases: Vec<(&str, T)> = vec![
-        ("exactly one chunk, constant", T::new("a", Dtype::U8, &[4096], vec![7; 4096])),
-        ("exactly one chunk, peaked", T::new("a", Dtype::I8, &[64, 64], peaked(4096, 1, 8))),
-        ("one chunk plus one symbol", T::new("a", Dtype::I8, &[4097], peaked(4097, 2, 8))),
-        ("one chunk minus one symbol", T::new("a", Dtype::I8, &[4095], peaked(4095, 3, 8))),
+        (
+            "exactly one chunk, constant",
+            T::new("a", Dtype::U8, &[4096], vec![7; 4096]),
+        ),
+        (
+            "exactly one chunk, peaked",
+            T::new("a", Dtype::I8, &[64, 64], peaked(4096, 1, 8)),
+        ),
+        (
+            "one chunk plus one symbol",
+            T::new("a", Dtype::I8, &[4097], peaked(4097, 2, 8)),
+        ),
+        (
+            "one chunk minus one symbol",
+            T::new("a", Dtype::I8, &[4095], peaked(4095, 3, 8)),
+        ),
         ("one symbol plus one outlier", {
             let mut b = vec![0u8; 4096];
             b[1234] = 0xFF;
@@ -100,20 +136,69 @@ fn seed_table_of_edge_cases() {
             b[8999] = 201;
             T::new("a", Dtype::U8, &[9000], b)
         }),
-        ("all 256 symbols once", T::new("a", Dtype::U8, &[256], (0..=255).collect())),
-        ("all 256 symbols, 16 times each", T::new("a", Dtype::U8, &[4096], (0..=255).cycle().take(4096).collect())),
-        ("all symbols once then a constant run", T::new("a", Dtype::U8, &[8192], (0..=255).chain(std::iter::repeat(9).take(8192 - 256)).collect())),
+        (
+            "all 256 symbols once",
+            T::new("a", Dtype::U8, &[256], (0..=255).collect()),
+        ),
+        (
+            "all 256 symbols, 16 times each",
+            T::new(
+                "a",
+                Dtype::U8,
+                &[4096],
+                (0..=255).cycle().take(4096).collect(),
+            ),
+        ),
+        (
+            "all symbols once then a constant run",
+            T::new(
+                "a",
+                Dtype::U8,
+                &[8192],
+                (0..=255)
+                    .chain(std::iter::repeat(9).take(8192 - 256))
+                    .collect(),
+            ),
+        ),
         ("two symbols, 4095:1", {
             let mut b = vec![1u8; 4096];
             b[0] = 2;
             T::new("a", Dtype::I8, &[4096], b)
         }),
-        ("constant F32 one chunk", T::new("a", Dtype::F32, &[4096], 1.5f32.to_le_bytes().repeat(4096))),
-        ("constant F64 odd", T::new("a", Dtype::F64, &[4099], (-0.25f64).to_le_bytes().repeat(4099))),
-        ("C64 weights", T::new("a", Dtype::C64, &[3000], weight_like(Dtype::C64, 3000, 4))),
-        ("F4 packed, odd element count", T::new("a", Dtype::F4, &[8193], peaked(4097, 5, 4))),
-        ("F6 packed", T::new("a", Dtype::F6E3M2, &[5463], peaked(4098, 6, 4))),
-        ("unicode name", T::new("ẅëïğħţ/ßḉ.0", Dtype::BF16, &[5000], weight_like(Dtype::BF16, 5000, 7))),
+        (
+            "constant F32 one chunk",
+            T::new("a", Dtype::F32, &[4096], 1.5f32.to_le_bytes().repeat(4096)),
+        ),
+        (
+            "constant F64 odd",
+            T::new(
+                "a",
+                Dtype::F64,
+                &[4099],
+                (-0.25f64).to_le_bytes().repeat(4099),
+            ),
+        ),
+        (
+            "C64 weights",
+            T::new("a", Dtype::C64, &[3000], weight_like(Dtype::C64, 3000, 4)),
+        ),
+        (
+            "F4 packed, odd element count",
+            T::new("a", Dtype::F4, &[8193], peaked(4097, 5, 4)),
+        ),
+        (
+            "F6 packed",
+            T::new("a", Dtype::F6E3M2, &[5463], peaked(4098, 6, 4)),
+        ),
+        (
+            "unicode name",
+            T::new(
+                "ẅëïğħţ/ßḉ.0",
+                Dtype::BF16,
+                &[5000],
+                weight_like(Dtype::BF16, 5000, 7),
+            ),
+        ),
     ];
     for (what, t) in cases {
         let src_len = source_of(std::slice::from_ref(&t), None).len();
@@ -134,7 +219,11 @@ fn rebuilds_the_source_byte_for_byte() {
         T::new("z", Dtype::U8, &[0], Vec::new()),
     ];
     let source = source_of(&ts, Some(&[("format", "pt")]));
-    let size = check_round_trip(&ts, Some(&[("format", "pt")]), wcodec::format::DEFAULT_CHUNK_SYMBOLS);
+    let size = check_round_trip(
+        &ts,
+        Some(&[("format", "pt")]),
+        wcodec::format::DEFAULT_CHUNK_SYMBOLS,
+    );
     assert!(size < source.len(), "{size} >= {}", source.len());
 }
 
@@ -161,7 +250,9 @@ impl Dist {
         match self {
             Dist::Constant(b) => {
                 let w = (dtype.bits() as usize).div_ceil(8);
-                let word: Vec<u8> = (0..w as u8).map(|i| b.wrapping_add(i.wrapping_mul(37))).collect();
+                let word: Vec<u8> = (0..w as u8)
+                    .map(|i| b.wrapping_add(i.wrapping_mul(37)))
+                    .collect();
                 word.iter().copied().cycle().take(n_bytes).collect()
             }
             Dist::Uniform => lcg(n_bytes, seed),
@@ -190,18 +281,27 @@ fn symbols() -> impl Strategy<Value = u64> {
 }
 
 fn tensor(idx: usize) -> impl Strategy<Value = T> {
-    (prop::sample::select(Dtype::ALL.to_vec()), symbols(), dist(), any::<u64>(), any::<bool>()).prop_map(
-        move |(dtype, symbols, dist, seed, two_dims)| {
+    (
+        prop::sample::select(Dtype::ALL.to_vec()),
+        symbols(),
+        dist(),
+        any::<u64>(),
+        any::<bool>(),
+    )
+        .prop_map(move |(dtype, symbols, dist, seed, two_dims)| {
             let n = elements_for_symbols(dtype, symbols);
-            let shape = if two_dims && n % 2 == 0 && n > 0 { vec![2, n / 2] } else { vec![n] };
+            let shape = if two_dims && n % 2 == 0 && n > 0 {
+                vec![2, n / 2]
+            } else {
+                vec![n]
+            };
             T {
                 name: format!("t{idx}.{}", dtype.name().to_lowercase()),
                 dtype,
                 shape,
                 bytes: dist.bytes(dtype, n, seed),
             }
-        },
-    )
+        })
 }
 
 /// One to three tensors of independent dtypes, sizes and distributions.

