@@ -74,7 +74,9 @@ fn main() {
     });
     let archive = Archive::from_bytes(encoded.clone()).unwrap();
     let dec = per_rep(reps, || {
-        archive.write_source(&mut std::io::sink(), &NoProgress).unwrap();
+        archive
+            .write_source(&mut std::io::sink(), &NoProgress)
+            .unwrap();
     });
     let mut bufs: Vec<Vec<u8>> = archive
         .tensors()

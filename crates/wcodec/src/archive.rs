@@ -148,20 +148,35 @@ impl Archive {
         let prefix = safetensors::prefix(&self.header.source.header);
         hasher.update(&prefix);
         w.write_all(&prefix).map_err(io_err)?;
+        // One buffer for every batch, grown to the largest: zeroing fresh memory per tensor
+        // costs as much as decoding the small ones.
+        let mut buf: Vec<u8> = Vec::new();
         for batch in batch_ranges(
             self.header.tensors.iter().map(|t| t.raw_bytes),
             DECODE_BATCH_BYTES,
         ) {
-            let decoded: Vec<Vec<u8>> = batch
-                .clone()
-                .into_par_iter()
-                .map(|i| self.decode(i))
-                .collect::<Result<_>>()?;
-            for bytes in decoded {
-                hasher.update(&bytes);
-                w.write_all(&bytes).map_err(io_err)?;
-                progress.advance(bytes.len() as u64);
+            let sizes: Vec<usize> = self.header.tensors[batch.clone()]
+                .iter()
+                .map(|t| usize::try_from(t.raw_bytes))
+                .collect::<Result<_, _>>()
+                .map_err(|_| Error::InvalidInput("tensor too large for this platform".into()))?;
+            let total: usize = sizes.iter().sum();
+            if buf.len() < total {
+                buf.resize(total, 0);
             }
+            let mut parts = Vec::with_capacity(sizes.len());
+            let mut rest = &mut buf[..total];
+            for (i, size) in batch.zip(sizes) {
+                let (part, tail) = rest.split_at_mut(size);
+                parts.push((i, part));
+                rest = tail;
+            }
+            parts
+                .into_par_iter()
+                .try_for_each(|(i, part)| self.decode_into(i, part))?;
+            hasher.update(&buf[..total]);
+            w.write_all(&buf[..total]).map_err(io_err)?;
+            progress.advance(total as u64);
         }
         Ok(hasher.digest())
     }

@@ -193,11 +193,14 @@ fn decode_planes(
     out.par_chunks_mut(2 * c * width)
         .enumerate()
         .try_for_each_init(
-            || vec![0u8; 2 * c * width],
-            |scratch, (j, o)| {
+            // Sized by the first task that uses it: a small tensor must not zero megabytes.
+            Vec::new,
+            |scratch: &mut Vec<u8>, (j, o)| {
                 let m = o.len() / width;
-                let mut parts: Vec<&mut [u8]> =
-                    scratch.chunks_mut(2 * c).map(|s| &mut s[..m]).collect();
+                if scratch.len() < o.len() {
+                    scratch.resize(o.len(), 0);
+                }
+                let mut parts: Vec<&mut [u8]> = scratch[..o.len()].chunks_mut(m).collect();
                 for (view, part) in views.iter().zip(parts.iter_mut()) {
                     decode_two(view, 2 * j, c, part)?;
                 }

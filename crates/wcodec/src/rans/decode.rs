@@ -6,7 +6,7 @@
 //! chunks of a plane in one loop, doubling the independent work in flight.
 
 use super::freq::DecodeTable;
-use super::simd;
+use super::simd::{self, Level};
 use super::{LANES, PROB_BITS, RANS_L, STATE_BYTES};
 
 const SLOT_MASK: u32 = (1 << PROB_BITS) - 1;
@@ -77,14 +77,20 @@ pub fn decode_chunk(
     table: &DecodeTable,
     out: &mut [u8],
 ) -> Result<(), &'static str> {
+    decode_chunk_at(simd::detected(), stored, table, out)
+}
+
+/// [`decode_chunk`] with a chosen vector level (tests run every level the CPU has).
+pub fn decode_chunk_at(
+    level: Level,
+    stored: &[u8],
+    table: &DecodeTable,
+    out: &mut [u8],
+) -> Result<(), &'static str> {
     let mut c = Cursor::start(stored)?;
     let slots = &*table.slots;
-    let done = if simd::available() {
-        let whole = out.len() / LANES * LANES;
-        simd::decode_steps(&mut [&mut c], slots, &mut [&mut out[..whole]])
-    } else {
-        0
-    };
+    let whole = out.len() / LANES * LANES;
+    let done = simd::decode_steps(level, &mut [&mut c], slots, &mut [&mut out[..whole]]);
     c.decode_scalar(slots, &mut out[done..]);
     c.finish()
 }
@@ -96,25 +102,34 @@ pub fn decode_pair(
     b: (&[u8], &mut [u8]),
     table: &DecodeTable,
 ) -> (Result<(), &'static str>, Result<(), &'static str>) {
+    decode_pair_at(simd::detected(), a, b, table)
+}
+
+/// [`decode_pair`] with a chosen vector level.
+pub fn decode_pair_at(
+    level: Level,
+    a: (&[u8], &mut [u8]),
+    b: (&[u8], &mut [u8]),
+    table: &DecodeTable,
+) -> (Result<(), &'static str>, Result<(), &'static str>) {
     let (Ok(mut ca), Ok(mut cb)) = (Cursor::start(a.0), Cursor::start(b.0)) else {
-        return (decode_chunk(a.0, table, a.1), decode_chunk(b.0, table, b.1));
+        return (
+            decode_chunk_at(level, a.0, table, a.1),
+            decode_chunk_at(level, b.0, table, b.1),
+        );
     };
     let slots = &*table.slots;
     let (oa, ob) = (a.1, b.1);
-    let (mut da, mut db) = (0, 0);
-    if simd::available() {
-        let steps = oa.len().min(ob.len()) / LANES * LANES;
-        let done = simd::decode_steps(
-            &mut [&mut ca, &mut cb],
-            slots,
-            &mut [&mut oa[..steps], &mut ob[..steps]],
-        );
-        da = done;
-        db = done;
-        let (wa, wb) = (oa.len() / LANES * LANES, ob.len() / LANES * LANES);
-        da += simd::decode_steps(&mut [&mut ca], slots, &mut [&mut oa[da..wa]]);
-        db += simd::decode_steps(&mut [&mut cb], slots, &mut [&mut ob[db..wb]]);
-    }
+    let steps = oa.len().min(ob.len()) / LANES * LANES;
+    let done = simd::decode_steps(
+        level,
+        &mut [&mut ca, &mut cb],
+        slots,
+        &mut [&mut oa[..steps], &mut ob[..steps]],
+    );
+    let (wa, wb) = (oa.len() / LANES * LANES, ob.len() / LANES * LANES);
+    let da = done + simd::decode_steps(level, &mut [&mut ca], slots, &mut [&mut oa[done..wa]]);
+    let db = done + simd::decode_steps(level, &mut [&mut cb], slots, &mut [&mut ob[done..wb]]);
     ca.decode_scalar(slots, &mut oa[da..]);
     cb.decode_scalar(slots, &mut ob[db..]);
     (ca.finish(), cb.finish())

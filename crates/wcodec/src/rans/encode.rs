@@ -61,16 +61,30 @@ impl EncodeTable {
 ///
 /// Every symbol must be present in the table (the caller builds the table from the same data).
 pub fn encode_chunk(symbols: &[u8], table: &EncodeTable, out: &mut Vec<u8>) {
-    let mut x = [RANS_L; LANES];
     // At most one word per symbol. Words are produced last-to-first and reversed at the end.
     // Every step stores its candidate word and advances the cursor only when it really emits:
     // whether a state overflows is a coin flip on weight data, so a branch would mispredict.
-    let mut words = vec![0u16; symbols.len()];
+    WORDS.with_borrow_mut(|words| {
+        if words.len() < symbols.len() {
+            words.resize(symbols.len(), 0);
+        }
+        encode_into(symbols, table, &mut words[..symbols.len()], out);
+    });
+}
+
+thread_local! {
+    /// Per-thread word buffer, reused across chunks: zeroing a fresh one per chunk cost as much
+    /// as a third of the encoder's time.
+    static WORDS: std::cell::RefCell<Vec<u16>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn encode_into(symbols: &[u8], table: &EncodeTable, words: &mut [u16], out: &mut Vec<u8>) {
+    let mut x = [RANS_L; LANES];
     let mut n_words = 0usize;
     let full = symbols.len() / LANES * LANES;
     let (body, tail) = symbols.split_at(full);
     for (i, &s) in tail.iter().enumerate().rev() {
-        step(&mut x[i], &table.syms[s as usize], &mut words, &mut n_words);
+        step(&mut x[i], &table.syms[s as usize], words, &mut n_words);
     }
     for group in body.chunks_exact(LANES).rev() {
         let group: &[u8; LANES] = group.try_into().expect("LANES symbols");
@@ -78,7 +92,7 @@ pub fn encode_chunk(symbols: &[u8], table: &EncodeTable, out: &mut Vec<u8>) {
             step(
                 &mut x[l],
                 &table.syms[group[l] as usize],
-                &mut words,
+                words,
                 &mut n_words,
             );
         }

@@ -1,4 +1,4 @@
-//! AVX2 decoding of the interleaved rANS stream (x86-64, detected at run time).
+//! AVX2 and AVX-512 decoding of the interleaved rANS stream (x86-64, detected at run time).
 //!
 //! The only `unsafe` code of the codec: `std::arch` intrinsics. It decodes exactly what the
 //! scalar [`super::decode`] path decodes (the tests compare both with the naive oracle); the
@@ -8,18 +8,24 @@
 //! update the states, compare with `L`, and refill the lanes that need a word from the next
 //! `popcnt(mask)` words of the stream. A 256-entry table maps the 8-bit need-mask to the
 //! permutation that hands the k-th word to the k-th needing lane (lane order = stream order).
+//! With AVX-512 a step is two vectors of 16 lanes and `vpexpandw` loads exactly the needed words
+//! straight into the needing lanes, so the permutation table disappears.
 #![allow(unsafe_code)]
 // The state arrays are read and written with unaligned loads and stores (`loadu`/`storeu`).
 #![allow(clippy::cast_ptr_alignment)]
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::{
-    __m256i, _mm256_add_epi32, _mm256_and_si256, _mm256_blendv_epi8, _mm256_castsi256_ps,
+    __m256i, __m512i, _mm256_add_epi32, _mm256_and_si256, _mm256_blendv_epi8, _mm256_castsi256_ps,
     _mm256_castsi256_si128, _mm256_cmpeq_epi32, _mm256_cvtepu16_epi32, _mm256_i32gather_epi32,
-    _mm256_loadu_si256, _mm256_movemask_ps, _mm256_mullo_epi32, _mm256_or_si256,
-    _mm256_permutevar8x32_epi32, _mm256_set1_epi32, _mm256_setr_epi8, _mm256_setzero_si256,
-    _mm256_shuffle_epi8, _mm256_slli_epi32, _mm256_srli_epi32, _mm256_storeu_si256,
-    _mm_loadu_si128, _mm_storel_epi64,
+    _mm256_loadu_si256, _mm256_maskz_expandloadu_epi16, _mm256_movemask_ps, _mm256_mullo_epi32,
+    _mm256_or_si256, _mm256_permutevar8x32_epi32, _mm256_set1_epi32, _mm256_setr_epi8,
+    _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_slli_epi32, _mm256_srli_epi32,
+    _mm256_storeu_si256, _mm512_add_epi32, _mm512_and_si512, _mm512_cmplt_epu32_mask,
+    _mm512_cvtepi32_epi8, _mm512_cvtepu16_epi32, _mm512_i32gather_epi32, _mm512_loadu_si512,
+    _mm512_mask_blend_epi32, _mm512_mullo_epi32, _mm512_or_si512, _mm512_set1_epi32,
+    _mm512_slli_epi32, _mm512_srli_epi32, _mm512_storeu_si512, _mm_loadu_si128, _mm_storel_epi64,
+    _mm_storeu_si128,
 };
 
 use super::decode::Cursor;
@@ -45,42 +51,150 @@ const PERMUTES: [[u32; 8]; 256] = {
     t
 };
 
-/// Whether the running CPU can use [`decode_steps`].
-pub fn available() -> bool {
+/// The vector instruction sets this module can use, best last.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// No vector path: the scalar loop does everything.
+    Scalar,
+    /// AVX2 + POPCNT.
+    Avx2,
+    /// AVX-512 F/BW/VL/VBMI2 + POPCNT.
+    Avx512,
+}
+
+impl Level {
+    /// Every level the running CPU supports, worst first (tests run each of them).
+    pub fn supported() -> Vec<Level> {
+        [Level::Scalar, Level::Avx2, Level::Avx512]
+            .into_iter()
+            .filter(|&l| l <= detected())
+            .collect()
+    }
+}
+
+/// The best level the running CPU supports.
+pub fn detected() -> Level {
     #[cfg(target_arch = "x86_64")]
     {
-        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("popcnt")
+        use std::is_x86_feature_detected as has;
+        if has!("avx512f")
+            && has!("avx512bw")
+            && has!("avx512vl")
+            && has!("avx512vbmi2")
+            && has!("popcnt")
+        {
+            return Level::Avx512;
+        }
+        if has!("avx2") && has!("popcnt") {
+            return Level::Avx2;
+        }
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
+    Level::Scalar
 }
 
 /// Decodes whole 32-symbol steps of `N` chunks at once, step `i` of every chunk together,
 /// while every chunk has at least 32 words left, so no vector load can run past its words.
 /// `outs[c]` (equal lengths, a multiple of 32 bytes) receives chunk `c`'s symbols. Returns the
 /// bytes written to each output; the cursors are left where the scalar path continues.
-#[cfg(target_arch = "x86_64")]
+///
+/// # Panics
+/// If `level` is better than [`detected`].
 pub fn decode_steps<const N: usize>(
+    level: Level,
     cursors: &mut [&mut Cursor<'_>; N],
     slots: &[u32; 4096],
     outs: &mut [&mut [u8]; N],
 ) -> usize {
-    assert!(available(), "caller checks available()");
+    assert!(
+        level <= detected(),
+        "{level:?} is not supported by this CPU"
+    );
     let n_steps = outs.iter().map(|o| o.len() / LANES).min().unwrap_or(0);
-    // SAFETY: AVX2 and POPCNT were detected just above.
-    unsafe { decode_steps_avx2(cursors, slots, outs, n_steps) }
+    match level {
+        Level::Scalar => 0,
+        // SAFETY: the CPU supports the features of the level (asserted above).
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2 => unsafe { decode_steps_avx2(cursors, slots, outs, n_steps) },
+        // SAFETY: as above.
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512 => unsafe { decode_steps_avx512(cursors, slots, outs, n_steps) },
+        #[cfg(not(target_arch = "x86_64"))]
+        _ => 0,
+    }
 }
 
-/// See [`decode_steps`]; never called off x86-64.
-#[cfg(not(target_arch = "x86_64"))]
-pub fn decode_steps<const N: usize>(
-    _: &mut [&mut Cursor<'_>; N],
-    _: &[u32; 4096],
-    _: &mut [&mut [u8]; N],
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi2,popcnt")]
+unsafe fn decode_steps_avx512<const N: usize>(
+    cursors: &mut [&mut Cursor<'_>; N],
+    slots: &[u32; 4096],
+    outs: &mut [&mut [u8]; N],
+    n_steps: usize,
 ) -> usize {
-    0
+    // SAFETY (whole function): every pointer access is bounded as commented at each site.
+    unsafe {
+        let slot_mask = _mm512_set1_epi32(0xFFF);
+        let one = _mm512_set1_epi32(1);
+        let lower_bound = _mm512_set1_epi32(1 << 16);
+        let mut xv = [[one; 2]; N];
+        let mut pos = [0usize; N];
+        for c in 0..N {
+            let xp = cursors[c].x.as_ptr();
+            xv[c] = [
+                _mm512_loadu_si512(xp.cast()),
+                _mm512_loadu_si512(xp.add(16).cast()),
+            ]; // 32 lanes
+            pos[c] = cursors[c].p;
+        }
+        let mut step = 0;
+        // A step reads at most 32 words (64 bytes) per chunk: in bounds while pos + 64 <= len.
+        while step < n_steps && (0..N).all(|c| pos[c] + 64 <= cursors[c].words.len()) {
+            for c in 0..N {
+                let words = cursors[c].words.as_ptr();
+                for v in 0..2 {
+                    let xs = xv[c][v];
+                    // Indices are < 4096 (masked), inside `slots`.
+                    let e = _mm512_i32gather_epi32::<4>(
+                        _mm512_and_si512(xs, slot_mask),
+                        slots.as_ptr().cast(),
+                    );
+                    let freq = _mm512_add_epi32(
+                        _mm512_and_si512(_mm512_srli_epi32::<8>(e), slot_mask),
+                        one,
+                    );
+                    let state = _mm512_add_epi32(
+                        _mm512_mullo_epi32(freq, _mm512_srli_epi32::<12>(xs)),
+                        _mm512_srli_epi32::<20>(e),
+                    );
+                    let need = _mm512_cmplt_epu32_mask(state, lower_bound);
+                    // Reads popcnt(need) <= 16 words at pos: in bounds by the loop condition.
+                    let w = _mm512_cvtepu16_epi32(_mm256_maskz_expandloadu_epi16(
+                        need,
+                        words.add(pos[c]).cast(),
+                    ));
+                    xv[c][v] = _mm512_mask_blend_epi32(
+                        need,
+                        state,
+                        _mm512_or_si512(_mm512_slli_epi32::<16>(state), w),
+                    );
+                    pos[c] += 2 * need.count_ones() as usize;
+                    // 16 symbols to outs[c][step*32 + v*16 ..][..16]: step < n_steps <= len/32.
+                    _mm_storeu_si128(
+                        outs[c].as_mut_ptr().add(step * LANES + v * 16).cast(),
+                        _mm512_cvtepi32_epi8(e),
+                    );
+                }
+            }
+            step += 1;
+        }
+        for c in 0..N {
+            let xp = cursors[c].x.as_mut_ptr();
+            _mm512_storeu_si512(xp.cast(), xv[c][0]);
+            _mm512_storeu_si512(xp.add(16).cast(), xv[c][1]);
+            cursors[c].p = pos[c];
+        }
+        step * LANES
+    }
 }
 
 #[cfg(target_arch = "x86_64")]

@@ -2,6 +2,7 @@
 //! exactly the oracle's bytes, and the fast decoder accepts exactly what the oracle accepts —
 //! the same symbols on every valid stream, an error (the same one) on every invalid stream.
 
+use wcodec::rans::simd::Level;
 use proptest::prelude::*;
 use wcodec::rans::freq::FreqTable;
 use wcodec::rans::{decode, encode, naive, RANS_L, STATE_BYTES};
@@ -94,10 +95,12 @@ fn check_valid(t: &FreqTable, symbols: &[u8]) -> Vec<u8> {
         naive::decode_chunk(&want, t, symbols.len()).as_deref(),
         Ok(symbols)
     );
-    let mut out = vec![0u8; symbols.len()];
-    decode::decode_chunk(&want, &t.decode_table(), &mut out)
-        .expect("fast decoder accepts a valid stream");
-    assert_eq!(out, symbols);
+    for level in Level::supported() {
+        let mut out = vec![0u8; symbols.len()];
+        decode::decode_chunk_at(level, &want, &t.decode_table(), &mut out)
+            .expect("fast decoder accepts a valid stream");
+        assert_eq!(out, symbols, "{level:?}");
+    }
     want
 }
 
@@ -105,14 +108,23 @@ fn check_valid(t: &FreqTable, symbols: &[u8]) -> Vec<u8> {
 /// error.
 fn check_agree(t: &FreqTable, stream: &[u8], m: usize) {
     let want = naive::decode_chunk(stream, t, m);
-    let mut out = vec![0u8; m];
-    let got = decode::decode_chunk(stream, &t.decode_table(), &mut out).map(|()| out);
-    assert_eq!(
-        got,
-        want,
-        "fast and naive decoders disagree (stream of {} bytes, {m} symbols)",
-        stream.len()
-    );
+    let table = t.decode_table();
+    for level in Level::supported() {
+        let mut out = vec![0u8; m];
+        let got = decode::decode_chunk_at(level, stream, &table, &mut out).map(|()| out);
+        assert_eq!(
+            got,
+            want,
+            "{level:?}: fast and naive decoders disagree (stream of {} bytes, {m} symbols)",
+            stream.len()
+        );
+        // Decoded as a pair (with itself, and with a shorter valid chunk), each side must still
+        // give the oracle's answer.
+        let (mut a, mut b) = (vec![0u8; m], vec![0u8; m]);
+        let (ra, rb) = decode::decode_pair_at(level, (stream, &mut a), (stream, &mut b), &table);
+        assert_eq!(ra.map(|()| a), want, "{level:?}: pair, first");
+        assert_eq!(rb.map(|()| b), want, "{level:?}: pair, second");
+    }
 }
 
 /// Single-bit flips, truncations and extensions of a valid stream, and random streams.
