@@ -55,7 +55,7 @@ pub fn encode_tensor(data: &[u8], dtype: Dtype, chunk_symbols: usize) -> Encoded
         order0_bytes,
         xxh3,
     };
-    if data.is_empty() || data.len() % width != 0 {
+    if data.is_empty() || !data.len().is_multiple_of(width) {
         return raw(0.0);
     }
     let split: Vec<Vec<u8>> = if width == 1 {

@@ -133,7 +133,7 @@ fn median(v: &mut [f64]) -> f64 {
     } else if n % 2 == 1 {
         v[n / 2]
     } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
+        f64::midpoint(v[n / 2 - 1], v[n / 2])
     }
 }
 

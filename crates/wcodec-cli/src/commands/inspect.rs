@@ -238,11 +238,11 @@ fn file_human(
             let pad = w - cell.chars().count();
             line.push(' ');
             if (3..=6).contains(&c) {
-                line.extend(std::iter::repeat(' ').take(pad));
+                line.extend(std::iter::repeat_n(' ', pad));
                 line.push_str(cell);
             } else if c < 7 {
                 line.push_str(cell);
-                line.extend(std::iter::repeat(' ').take(pad));
+                line.extend(std::iter::repeat_n(' ', pad));
             } else {
                 line.push_str(cell);
             }

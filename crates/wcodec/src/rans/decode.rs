@@ -24,7 +24,7 @@ pub struct Cursor<'a> {
 impl<'a> Cursor<'a> {
     /// Reads and checks the lane states at the head of a stored chunk.
     pub fn start(stored: &'a [u8]) -> Result<Cursor<'a>, &'static str> {
-        if stored.len() < STATE_BYTES || (stored.len() - STATE_BYTES) % 2 != 0 {
+        if stored.len() < STATE_BYTES || !(stored.len() - STATE_BYTES).is_multiple_of(2) {
             return Err("rANS chunk has a bad size");
         }
         let (states, words) = stored.split_at(STATE_BYTES);

@@ -32,7 +32,7 @@ pub fn encode_chunk(symbols: &[u8], table: &FreqTable) -> Vec<u8> {
 
 /// Decodes `m` symbols from states ‖ words, or says why the stream is invalid.
 pub fn decode_chunk(stored: &[u8], table: &FreqTable, m: usize) -> Result<Vec<u8>, &'static str> {
-    if stored.len() < STATE_BYTES || (stored.len() - STATE_BYTES) % 2 != 0 {
+    if stored.len() < STATE_BYTES || !(stored.len() - STATE_BYTES).is_multiple_of(2) {
         return Err("rANS chunk has a bad size");
     }
     let words: Vec<u64> = stored[STATE_BYTES..]

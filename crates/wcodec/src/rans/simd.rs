@@ -16,7 +16,7 @@
 
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::{
-    __m256i, __m512i, _mm256_add_epi32, _mm256_and_si256, _mm256_blendv_epi8, _mm256_castsi256_ps,
+    __m256i, _mm256_add_epi32, _mm256_and_si256, _mm256_blendv_epi8, _mm256_castsi256_ps,
     _mm256_castsi256_si128, _mm256_cmpeq_epi32, _mm256_cvtepu16_epi32, _mm256_i32gather_epi32,
     _mm256_loadu_si256, _mm256_maskz_expandloadu_epi16, _mm256_movemask_ps, _mm256_mullo_epi32,
     _mm256_or_si256, _mm256_permutevar8x32_epi32, _mm256_set1_epi32, _mm256_setr_epi8,

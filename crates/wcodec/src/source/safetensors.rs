@@ -222,7 +222,7 @@ pub fn build(
         pos = end;
     }
     let mut header = serde_json::to_string(&obj).expect("serialises");
-    while header.len() % 8 != 0 {
+    while !header.len().is_multiple_of(8) {
         header.push(' ');
     }
     let mut out = prefix(&header);
@@ -253,7 +253,7 @@ mod tests {
     fn rejects_what_safetensors_rejects() {
         let h = |json: &str, data: usize| {
             let mut f = prefix(json);
-            f.extend(std::iter::repeat(0u8).take(data));
+            f.extend(std::iter::repeat_n(0u8, data));
             parse(&f).unwrap_err().to_string()
         };
         assert!(h(r#"{"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]}}"#, 2).contains("duplicate"));

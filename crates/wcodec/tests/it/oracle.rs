@@ -2,9 +2,9 @@
 //! exactly the oracle's bytes, and the fast decoder accepts exactly what the oracle accepts —
 //! the same symbols on every valid stream, an error (the same one) on every invalid stream.
 
-use wcodec::rans::simd::Level;
 use proptest::prelude::*;
 use wcodec::rans::freq::FreqTable;
+use wcodec::rans::simd::Level;
 use wcodec::rans::{decode, encode, naive, RANS_L, STATE_BYTES};
 
 use crate::common::lcg;

@@ -156,7 +156,7 @@ fn seed_table_of_edge_cases() {
                 Dtype::U8,
                 &[8192],
                 (0..=255)
-                    .chain(std::iter::repeat(9).take(8192 - 256))
+                    .chain(std::iter::repeat_n(9, 8192 - 256))
                     .collect(),
             ),
         ),
@@ -290,7 +290,7 @@ fn tensor(idx: usize) -> impl Strategy<Value = T> {
     )
         .prop_map(move |(dtype, symbols, dist, seed, two_dims)| {
             let n = elements_for_symbols(dtype, symbols);
-            let shape = if two_dims && n % 2 == 0 && n > 0 {
+            let shape = if two_dims && n.is_multiple_of(2) && n > 0 {
                 vec![2, n / 2]
             } else {
                 vec![n]
