@@ -6,6 +6,7 @@
 //! `x' = x + cum + q·(4096 − f)` (ryg_rans' formulation): no divide on the hot path.
 
 use super::freq::FreqTable;
+use super::simd::{self, Level};
 use super::{LANES, PROB_BITS, PROB_SCALE, RANS_L};
 
 /// Per-symbol encoder constants.
@@ -28,17 +29,25 @@ struct EncSym {
 /// Encoder tables derived once per plane.
 pub struct EncodeTable {
     syms: [EncSym; 256],
+    /// Per symbol `cum | (PROB_SCALE − freq) << 16`, for the vector path.
+    pub(crate) packed: [u32; 256],
+    /// Per symbol `1 / freq` (0 when absent), for the vector path's division.
+    pub(crate) inv_freq: [f64; 256],
 }
 
 impl EncodeTable {
     /// Builds the per-symbol constants of `table`.
     pub fn new(table: &FreqTable) -> EncodeTable {
         let mut syms = [EncSym::default(); 256];
+        let mut packed = [0u32; 256];
+        let mut inv_freq = [0f64; 256];
         for (s, e) in syms.iter_mut().enumerate() {
             let freq = table.freq(s as u8);
             if freq == 0 {
                 continue;
             }
+            packed[s] = table.cum(s as u8) | (PROB_SCALE - freq) << 16;
+            inv_freq[s] = 1.0 / f64::from(freq);
             // ((L >> PROB_BITS) << 16) * freq, saturating for the single-symbol table (4096).
             let x_max = ((u64::from(RANS_L) >> PROB_BITS) << 16) * u64::from(freq);
             *e = EncSym {
@@ -53,7 +62,11 @@ impl EncodeTable {
                 },
             };
         }
-        EncodeTable { syms }
+        EncodeTable {
+            syms,
+            packed,
+            inv_freq,
+        }
     }
 }
 
@@ -61,6 +74,11 @@ impl EncodeTable {
 ///
 /// Every symbol must be present in the table (the caller builds the table from the same data).
 pub fn encode_chunk(symbols: &[u8], table: &EncodeTable, out: &mut Vec<u8>) {
+    encode_chunk_at(simd::detected(), symbols, table, out);
+}
+
+/// [`encode_chunk`] with a chosen vector level (tests run every level the CPU has).
+pub fn encode_chunk_at(level: Level, symbols: &[u8], table: &EncodeTable, out: &mut Vec<u8>) {
     // At most one word per symbol. Words are produced last-to-first and reversed at the end.
     // Every step stores its candidate word and advances the cursor only when it really emits:
     // whether a state overflows is a coin flip on weight data, so a branch would mispredict.
@@ -68,7 +86,7 @@ pub fn encode_chunk(symbols: &[u8], table: &EncodeTable, out: &mut Vec<u8>) {
         if words.len() < symbols.len() {
             words.resize(symbols.len(), 0);
         }
-        encode_into(symbols, table, &mut words[..symbols.len()], out);
+        encode_into(level, symbols, table, &mut words[..symbols.len()], out);
     });
 }
 
@@ -78,39 +96,49 @@ thread_local! {
     static WORDS: std::cell::RefCell<Vec<u16>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-fn encode_into(symbols: &[u8], table: &EncodeTable, words: &mut [u16], out: &mut Vec<u8>) {
+fn encode_into(
+    level: Level,
+    symbols: &[u8],
+    table: &EncodeTable,
+    words: &mut [u16],
+    out: &mut Vec<u8>,
+) {
     let mut x = [RANS_L; LANES];
-    let mut n_words = 0usize;
+    // Words are written backwards from the end, so they end up in decode order in
+    // `words[pos..]`: steps last to first, and within a step lane 31 first, each word placed
+    // before the previous one.
+    let mut pos = words.len();
     let full = symbols.len() / LANES * LANES;
     let (body, tail) = symbols.split_at(full);
     for (i, &s) in tail.iter().enumerate().rev() {
-        step(&mut x[i], &table.syms[s as usize], words, &mut n_words);
+        step(&mut x[i], &table.syms[s as usize], words, &mut pos);
     }
-    for group in body.chunks_exact(LANES).rev() {
-        let group: &[u8; LANES] = group.try_into().expect("LANES symbols");
-        for l in (0..LANES).rev() {
-            step(
-                &mut x[l],
-                &table.syms[group[l] as usize],
-                words,
-                &mut n_words,
-            );
+    if level == Level::Avx512 {
+        simd::encode_steps(&mut x, table, body, words, &mut pos);
+    } else {
+        for group in body.chunks_exact(LANES).rev() {
+            let group: &[u8; LANES] = group.try_into().expect("LANES symbols");
+            for l in (0..LANES).rev() {
+                step(&mut x[l], &table.syms[group[l] as usize], words, &mut pos);
+            }
         }
     }
-    out.reserve(LANES * 4 + n_words * 2);
+    let words = &words[pos..];
+    out.reserve(LANES * 4 + words.len() * 2);
     for state in x {
         out.extend_from_slice(&state.to_le_bytes());
     }
-    out.extend(words[..n_words].iter().rev().flat_map(|w| w.to_le_bytes()));
+    out.extend(words.iter().flat_map(|w| w.to_le_bytes()));
 }
 
 #[inline(always)]
-fn step(x: &mut u32, e: &EncSym, words: &mut [u16], n_words: &mut usize) {
+fn step(x: &mut u32, e: &EncSym, words: &mut [u16], pos: &mut usize) {
     let v = *x;
     let emit = v >= e.x_max;
-    // n_words never exceeds the number of symbols already encoded, so this index is in bounds.
-    words[*n_words] = v as u16;
-    *n_words += usize::from(emit);
+    // Fewer words than symbols have been emitted so far, so pos >= 1 here. The candidate word
+    // is always stored and kept only if the cursor moves; otherwise the next one overwrites it.
+    words[*pos - 1] = v as u16;
+    *pos -= usize::from(emit);
     let v = v >> (16 * u32::from(emit));
     let q = ((u128::from(v) * u128::from(e.rcp)) >> 64) as u32 | (v & e.q_is_x);
     *x = v + e.bias + q * e.cmpl_freq;

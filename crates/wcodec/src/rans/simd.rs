@@ -18,17 +18,21 @@
 use std::arch::x86_64::{
     __m256i, _mm256_add_epi32, _mm256_and_si256, _mm256_blendv_epi8, _mm256_castsi256_ps,
     _mm256_castsi256_si128, _mm256_cmpeq_epi32, _mm256_cvtepu16_epi32, _mm256_i32gather_epi32,
-    _mm256_loadu_si256, _mm256_maskz_expandloadu_epi16, _mm256_movemask_ps, _mm256_mullo_epi32,
-    _mm256_or_si256, _mm256_permutevar8x32_epi32, _mm256_set1_epi32, _mm256_setr_epi8,
-    _mm256_setzero_si256, _mm256_shuffle_epi8, _mm256_slli_epi32, _mm256_srli_epi32,
-    _mm256_storeu_si256, _mm512_add_epi32, _mm512_and_si512, _mm512_cmplt_epu32_mask,
-    _mm512_cvtepi32_epi8, _mm512_cvtepu16_epi32, _mm512_i32gather_epi32, _mm512_loadu_si512,
-    _mm512_mask_blend_epi32, _mm512_mullo_epi32, _mm512_or_si512, _mm512_set1_epi32,
-    _mm512_slli_epi32, _mm512_srli_epi32, _mm512_storeu_si512, _mm_loadu_si128, _mm_storel_epi64,
-    _mm_storeu_si128,
+    _mm256_loadu_si256, _mm256_mask_compressstoreu_epi16, _mm256_maskz_expandloadu_epi16,
+    _mm256_movemask_ps, _mm256_mullo_epi32, _mm256_or_si256, _mm256_permutevar8x32_epi32,
+    _mm256_set1_epi32, _mm256_setr_epi8, _mm256_setzero_si256, _mm256_shuffle_epi8,
+    _mm256_slli_epi32, _mm256_srli_epi32, _mm256_storeu_si256, _mm512_add_epi32, _mm512_add_pd,
+    _mm512_and_si512, _mm512_castsi256_si512, _mm512_castsi512_si256, _mm512_cmpge_epu32_mask,
+    _mm512_cmplt_epu32_mask, _mm512_cvtepi32_epi16, _mm512_cvtepi32_epi8, _mm512_cvtepu16_epi32,
+    _mm512_cvtepu32_pd, _mm512_cvtepu8_epi32, _mm512_cvttpd_epu32, _mm512_extracti64x4_epi64,
+    _mm512_i32gather_epi32, _mm512_i32gather_pd, _mm512_inserti64x4, _mm512_loadu_si512,
+    _mm512_mask_blend_epi32, _mm512_mask_srli_epi32, _mm512_mul_pd, _mm512_mullo_epi32,
+    _mm512_or_si512, _mm512_set1_epi32, _mm512_set1_pd, _mm512_slli_epi32, _mm512_srli_epi32,
+    _mm512_storeu_si512, _mm512_sub_epi32, _mm_loadu_si128, _mm_storel_epi64, _mm_storeu_si128,
 };
 
 use super::decode::Cursor;
+use super::encode::EncodeTable;
 use super::LANES;
 
 /// For each 8-bit need-mask, the source word index of every lane (lane j takes word
@@ -275,5 +279,91 @@ unsafe fn decode_steps_avx2<const N: usize>(
             cursors[c].p = pos[c];
         }
         step * LANES
+    }
+}
+
+/// Encodes the whole 32-symbol steps of `body` (last step first) with AVX-512, writing words
+/// backwards before `*pos` exactly as the scalar encoder does.
+///
+/// The division `x / freq` uses doubles: `floor((x + 0.5) · (1/freq))` is exact for every
+/// `x < 2^32` and `freq ≤ 4096`, because the true quotient's fractional part stays at least
+/// `0.5 / 4096` away from an integer while the rounding error is below `2^-20`.
+///
+/// # Panics
+/// If the CPU lacks AVX-512 (callers check [`detected`]).
+pub fn encode_steps(
+    x: &mut [u32; LANES],
+    table: &EncodeTable,
+    body: &[u8],
+    words: &mut [u16],
+    pos: &mut usize,
+) {
+    assert!(detected() == Level::Avx512, "AVX-512 required");
+    assert!(body.len() % LANES == 0 && *pos >= body.len() && *pos <= words.len());
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: AVX-512 was checked above; bounds are argued inside.
+    unsafe {
+        encode_steps_avx512(x, table, body, words, pos);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi2,popcnt")]
+unsafe fn encode_steps_avx512(
+    x: &mut [u32; LANES],
+    table: &EncodeTable,
+    body: &[u8],
+    words: &mut [u16],
+    pos: &mut usize,
+) {
+    // SAFETY (whole function): every pointer access is bounded as commented at each site.
+    unsafe {
+        let low16 = _mm512_set1_epi32(0xFFFF);
+        let scale = _mm512_set1_epi32(4096);
+        let half = _mm512_set1_pd(0.5);
+        let mut xv = [
+            _mm512_loadu_si512(x.as_ptr().cast()),
+            _mm512_loadu_si512(x.as_ptr().add(16).cast()),
+        ];
+        let mut p = *pos;
+        for step in (0..body.len() / LANES).rev() {
+            // Lanes 16..32 first: their words come after lanes 0..16's in decode order.
+            for v in [1usize, 0] {
+                // 16 symbols at step*32 + v*16, inside `body`.
+                let s = _mm512_cvtepu8_epi32(_mm_loadu_si128(
+                    body.as_ptr().add(step * LANES + v * 16).cast(),
+                ));
+                // Symbols are < 256, inside the 256-entry tables.
+                let pk = _mm512_i32gather_epi32::<4>(s, table.packed.as_ptr().cast());
+                let bias = _mm512_and_si512(pk, low16);
+                let cmpl = _mm512_srli_epi32::<16>(pk);
+                let freq = _mm512_sub_epi32(scale, cmpl);
+                let xs = xv[v];
+                // x >= freq << 20  <=>  x >> 20 >= freq (no overflow for freq = 4096).
+                let emit = _mm512_cmpge_epu32_mask(_mm512_srli_epi32::<20>(xs), freq);
+                let n = emit.count_ones() as usize;
+                // Fewer words than symbols so far: p >= n. Writes exactly n u16 at p - n.
+                _mm256_mask_compressstoreu_epi16(
+                    words.as_mut_ptr().add(p - n).cast(),
+                    emit,
+                    _mm512_cvtepi32_epi16(xs),
+                );
+                p -= n;
+                let xs = _mm512_mask_srli_epi32(xs, emit, xs, 16);
+                let s_lo = _mm512_castsi512_si256(s);
+                let s_hi = _mm512_extracti64x4_epi64::<1>(s);
+                let x_lo = _mm512_cvtepu32_pd(_mm512_castsi512_si256(xs));
+                let x_hi = _mm512_cvtepu32_pd(_mm512_extracti64x4_epi64::<1>(xs));
+                let inv_lo = _mm512_i32gather_pd::<8>(s_lo, table.inv_freq.as_ptr().cast());
+                let inv_hi = _mm512_i32gather_pd::<8>(s_hi, table.inv_freq.as_ptr().cast());
+                let q_lo = _mm512_cvttpd_epu32(_mm512_mul_pd(_mm512_add_pd(x_lo, half), inv_lo));
+                let q_hi = _mm512_cvttpd_epu32(_mm512_mul_pd(_mm512_add_pd(x_hi, half), inv_hi));
+                let q = _mm512_inserti64x4::<1>(_mm512_castsi256_si512(q_lo), q_hi);
+                xv[v] = _mm512_add_epi32(_mm512_add_epi32(xs, bias), _mm512_mullo_epi32(q, cmpl));
+            }
+        }
+        _mm512_storeu_si512(x.as_mut_ptr().cast(), xv[0]);
+        _mm512_storeu_si512(x.as_mut_ptr().add(16).cast(), xv[1]);
+        *pos = p;
     }
 }

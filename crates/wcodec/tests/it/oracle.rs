@@ -83,14 +83,16 @@ fn symbols_for(t: &FreqTable, m: usize, seed: u64, skewed: bool) -> Vec<u8> {
 /// Runs all three coders on `symbols` and checks they agree; returns the stream.
 fn check_valid(t: &FreqTable, symbols: &[u8]) -> Vec<u8> {
     let want = naive::encode_chunk(symbols, t);
-    let mut got = Vec::new();
-    encode::encode_chunk(symbols, &encode::EncodeTable::new(t), &mut got);
-    assert_eq!(
-        got,
-        want,
-        "fast encoder differs from the oracle ({} symbols)",
-        symbols.len()
-    );
+    for level in Level::supported() {
+        let mut got = Vec::new();
+        encode::encode_chunk_at(level, symbols, &encode::EncodeTable::new(t), &mut got);
+        assert_eq!(
+            got,
+            want,
+            "{level:?}: fast encoder differs from the oracle ({} symbols)",
+            symbols.len()
+        );
+    }
     assert_eq!(
         naive::decode_chunk(&want, t, symbols.len()).as_deref(),
         Ok(symbols)
