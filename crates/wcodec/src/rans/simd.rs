@@ -299,7 +299,7 @@ pub fn encode_steps(
     pos: &mut usize,
 ) {
     assert!(detected() == Level::Avx512, "AVX-512 required");
-    assert!(body.len() % LANES == 0 && *pos >= body.len() && *pos <= words.len());
+    assert!(body.len().is_multiple_of(LANES) && *pos >= body.len() && *pos <= words.len());
     #[cfg(target_arch = "x86_64")]
     // SAFETY: AVX-512 was checked above; bounds are argued inside.
     unsafe {
