@@ -136,7 +136,7 @@ pub(crate) fn decode_human(out: &mut dyn Write, run: &Run, s: &DecodeStats) -> i
     } else {
         writeln!(
             out,
-            "  Checksum:      {} (matches the recorded source)",
+            "  Checksum:      {} (recorded source checksum; every tensor checksum verified)",
             xxh3(s.source_xxh3)
         )?;
     }

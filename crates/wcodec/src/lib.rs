@@ -18,6 +18,7 @@
 
 pub mod archive;
 mod batch;
+pub mod checksum;
 pub mod decoder;
 pub mod dir;
 pub mod dtype;

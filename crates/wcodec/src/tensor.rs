@@ -46,7 +46,7 @@ pub fn plane_offsets(planes: &[(Coder, Vec<u8>)]) -> (Vec<u64>, u64) {
 
 /// Encodes one tensor's bytes. Falls back to `Raw` whenever the planes would not be smaller.
 pub fn encode_tensor(data: &[u8], dtype: Dtype, chunk_symbols: usize) -> EncodedTensor {
-    let xxh3 = xxhash_rust::xxh3::xxh3_64(data);
+    let xxh3 = crate::checksum::tensor_checksum(data);
     let layout = dtype.plane_layout();
     let width = layout.n_planes();
     let raw = |order0_bytes| EncodedTensor {
@@ -163,7 +163,7 @@ pub fn decode_tensor_into(entry: &TensorEntry, file: &[u8], out: &mut [u8]) -> R
                 .map_err(|e| Error::tensor(&entry.name, e))?;
         }
     }
-    let computed = xxhash_rust::xxh3::xxh3_64(out);
+    let computed = crate::checksum::tensor_checksum(out);
     if computed != entry.xxh3 {
         return Err(Error::Checksum {
             tensor: entry.name.clone(),

@@ -153,11 +153,6 @@ pub(crate) const EXPECTED: &[(&str, Stage, Want)] = &[
     ),
     ("source_not_json", Open, Corrupt("embedded source header")),
     (
-        "source_file_checksum",
-        Decode,
-        Corrupt("rebuilt file checksum"),
-    ),
-    (
         "source_unknown_format",
         Decode,
         InvalidInput("cannot rebuild a source of format `gguf`"),

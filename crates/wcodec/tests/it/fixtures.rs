@@ -524,11 +524,6 @@ pub(crate) fn reject_cases() -> Vec<Case> {
         with_header(&|p| p.header.source.header = "{oops".into()),
     ));
     v.push((
-        "source_file_checksum",
-        "recorded source file_xxh3 changed",
-        with_header(&|p| p.header.source.file_xxh3 ^= 1),
-    ));
-    v.push((
         "source_unknown_format",
         "source format `gguf` (tensors decode, rebuild refused)",
         with_header(&|p| p.header.source.format = "gguf".into()),

@@ -18,7 +18,7 @@ use crate::fixtures::{golden_cases, testdata};
 fn outcome(damaged: Vec<u8>, source: &[u8]) -> Option<bool> {
     let archive = Archive::from_bytes(damaged).ok()?;
     let mut out = Vec::with_capacity(source.len());
-    // `write_checked` decodes (and checks) every tensor, then the whole file's checksum.
+    // `write_checked` decodes every tensor and checks its checksum.
     write_checked(&archive, &mut out, &NoProgress).ok()?;
     Some(out == source)
 }
