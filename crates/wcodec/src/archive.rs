@@ -163,7 +163,9 @@ impl Archive {
                 .map_err(|_| Error::InvalidInput("tensor too large for this platform".into()))?;
             let total: usize = sizes.iter().sum();
             if buf.len() < total {
-                buf.resize(total, 0);
+                // A fresh zeroed allocation maps lazily-zeroed pages, so the page faults are
+                // taken by the decoding threads in parallel instead of one memset up front.
+                buf = vec![0u8; total];
             }
             let mut parts = Vec::with_capacity(sizes.len());
             let mut rest = &mut buf[..total];

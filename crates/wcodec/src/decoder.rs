@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use crate::archive::Archive;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::io::{check_output, AtomicFile};
 use crate::progress::Progress;
 
