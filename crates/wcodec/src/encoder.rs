@@ -16,7 +16,7 @@ use crate::format::{
 };
 use crate::io::{check_output, map_file, AtomicFile};
 use crate::progress::Progress;
-use crate::source::safetensors::{self, SourceTensor};
+use crate::source::safetensors::{self, SafetensorsFile, SourceTensor};
 use crate::tensor::{encode_tensor, plane_offsets, EncodedTensor};
 
 /// Raw bytes of tensors encoded together: bounds encoder memory while keeping cores busy on
@@ -116,40 +116,22 @@ pub fn encode_bytes<W: Write + Seek>(
 ) -> Result<EncodeStats> {
     options.validate()?;
     let st = safetensors::parse(source)?;
-    let c = options.chunk_symbols as usize;
+    // The whole-file checksum is one sequential pass: run it beside the encoding, not after.
+    let mut file_xxh3 = 0;
+    let mut encoded = Ok((Vec::new(), 0, 0.0));
+    rayon::in_place_scope(|s| {
+        s.spawn(|_| file_xxh3 = xxhash_rust::xxh3::xxh3_64(source));
+        encoded = encode_tensors(&st, file_name, options, w, progress);
+    });
+    let (entries, pos, bound) = encoded?;
     let io_err = |e| Error::io("write", file_name, e);
-    progress.start(st.data.len() as u64);
-    w.write_all(&[0u8; PREAMBLE_BYTES as usize])
-        .map_err(io_err)?;
-    let mut pos = PREAMBLE_BYTES;
-    let mut entries = Vec::with_capacity(st.tensors.len());
-    let mut bound = 8.0 + st.header.len() as f64;
-    for batch in batch_ranges(
-        st.tensors.iter().map(|t| t.end - t.begin),
-        ENCODE_BATCH_BYTES,
-    ) {
-        let encoded: Vec<EncodedTensor> = st.tensors[batch.clone()]
-            .par_iter()
-            .map(|t| encode_tensor(&st.data[t.begin as usize..t.end as usize], t.dtype, c))
-            .collect();
-        for (t, e) in st.tensors[batch].iter().zip(encoded) {
-            let offset = pos.next_multiple_of(REGION_ALIGN);
-            write_zeros(w, offset - pos).map_err(io_err)?;
-            let raw = &st.data[t.begin as usize..t.end as usize];
-            let entry = write_region(w, t, &e, raw, offset, c as u64).map_err(io_err)?;
-            pos = offset + entry.stored_bytes;
-            bound += e.order0_bytes;
-            progress.advance(entry.raw_bytes);
-            entries.push(entry);
-        }
-    }
     let header = Header {
         version: VERSION,
         encoder: concat!("wcodec ", env!("CARGO_PKG_VERSION")).to_owned(),
         source: SourceInfo {
             format: "safetensors".into(),
             file_name: file_name.to_owned(),
-            file_xxh3: xxhash_rust::xxh3::xxh3_64(source),
+            file_xxh3,
             header: st.header.to_owned(),
         },
         tensors: entries,
@@ -177,6 +159,45 @@ pub fn encode_bytes<W: Write + Seek>(
         bound_bytes: bound.ceil() as u64,
         source_xxh3: header.source.file_xxh3,
     })
+}
+
+/// Writes every tensor region after the preamble placeholder; returns the tensor entries, the
+/// payload end and the order-0 bound.
+fn encode_tensors<W: Write + Seek>(
+    st: &SafetensorsFile<'_>,
+    file_name: &str,
+    options: &EncodeOptions,
+    w: &mut W,
+    progress: &dyn Progress,
+) -> Result<(Vec<TensorEntry>, u64, f64)> {
+    let c = options.chunk_symbols as usize;
+    let io_err = |e| Error::io("write", file_name, e);
+    progress.start(st.data.len() as u64);
+    w.write_all(&[0u8; PREAMBLE_BYTES as usize])
+        .map_err(io_err)?;
+    let mut pos = PREAMBLE_BYTES;
+    let mut entries = Vec::with_capacity(st.tensors.len());
+    let mut bound = 8.0 + st.header.len() as f64;
+    for batch in batch_ranges(
+        st.tensors.iter().map(|t| t.end - t.begin),
+        ENCODE_BATCH_BYTES,
+    ) {
+        let encoded: Vec<EncodedTensor> = st.tensors[batch.clone()]
+            .par_iter()
+            .map(|t| encode_tensor(&st.data[t.begin as usize..t.end as usize], t.dtype, c))
+            .collect();
+        for (t, e) in st.tensors[batch].iter().zip(encoded) {
+            let offset = pos.next_multiple_of(REGION_ALIGN);
+            write_zeros(w, offset - pos).map_err(io_err)?;
+            let raw = &st.data[t.begin as usize..t.end as usize];
+            let entry = write_region(w, t, &e, raw, offset, c as u64).map_err(io_err)?;
+            pos = offset + entry.stored_bytes;
+            bound += e.order0_bytes;
+            progress.advance(entry.raw_bytes);
+            entries.push(entry);
+        }
+    }
+    Ok((entries, pos, bound))
 }
 
 fn write_region<W: Write>(
@@ -210,7 +231,7 @@ fn write_region<W: Write>(
             let mut written = 0u64;
             for ((coder, bytes), rel) in e.planes.iter().zip(offsets) {
                 write_zeros(w, rel - written)?;
-                w.write_all(bytes)?;
+                bytes.write_to(w)?;
                 written = rel + bytes.len() as u64;
                 entry.planes.push(PlaneEntry {
                     coder: *coder,

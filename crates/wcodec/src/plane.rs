@@ -23,9 +23,48 @@ pub struct EncodedPlane {
     /// The coder chosen.
     pub coder: Coder,
     /// Stored bytes (for `Raw`, empty: the caller writes the plane itself).
-    pub bytes: Vec<u8>,
+    pub stored: StoredBytes,
     /// Order-0 entropy of the plane, in bytes.
     pub order0_bytes: f64,
+}
+
+/// Stored bytes kept as consecutive runs (a plane's head, then one run per chunk, padding
+/// included), so chunk outputs go straight to the file without being concatenated first.
+#[derive(Default)]
+pub struct StoredBytes {
+    runs: Vec<Vec<u8>>,
+    len: usize,
+}
+
+impl StoredBytes {
+    /// Appends a run.
+    pub fn push(&mut self, run: Vec<u8>) {
+        self.len += run.len();
+        self.runs.push(run);
+    }
+
+    /// Total bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are no bytes.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Writes every run in order.
+    pub fn write_to(&self, w: &mut dyn std::io::Write) -> std::io::Result<()> {
+        self.runs.iter().try_for_each(|r| w.write_all(r))
+    }
+}
+
+impl From<Vec<u8>> for StoredBytes {
+    fn from(run: Vec<u8>) -> Self {
+        let mut s = StoredBytes::default();
+        s.push(run);
+        s
+    }
 }
 
 /// Encodes a plane, choosing raw whenever rANS would not be smaller.
@@ -45,7 +84,7 @@ pub fn encode_plane(plane: &[u8], chunk_symbols: usize) -> EncodedPlane {
     let order0 = order0_bytes(&hist);
     let raw = EncodedPlane {
         coder: Coder::Raw,
-        bytes: Vec::new(),
+        stored: StoredBytes::default(),
         order0_bytes: order0,
     };
     let Some(table) = FreqTable::from_histogram(&hist) else {
@@ -62,7 +101,7 @@ pub fn encode_plane(plane: &[u8], chunk_symbols: usize) -> EncodedPlane {
     let chunks: Vec<Vec<u8>> = plane
         .par_chunks(chunk_symbols)
         .map(|chunk| {
-            let mut out = Vec::new();
+            let mut out = Vec::with_capacity(chunk.len());
             encode_chunk(chunk, &enc, &mut out);
             if out.len() >= chunk.len() {
                 chunk.to_vec()
@@ -71,24 +110,27 @@ pub fn encode_plane(plane: &[u8], chunk_symbols: usize) -> EncodedPlane {
             }
         })
         .collect();
-    let mut bytes = Vec::new();
-    table.write(&mut bytes);
-    pad4(&mut bytes);
+    let mut head = Vec::new();
+    table.write(&mut head);
+    pad4(&mut head);
     for c in &chunks {
-        bytes.extend_from_slice(&(c.len() as u32).to_le_bytes());
+        head.extend_from_slice(&(c.len() as u32).to_le_bytes());
     }
-    for (k, c) in chunks.iter().enumerate() {
-        if k > 0 {
-            pad4(&mut bytes);
+    let mut stored = StoredBytes::from(head);
+    let last = chunks.len().saturating_sub(1);
+    for (k, mut c) in chunks.into_iter().enumerate() {
+        // Every chunk starts 4-aligned; the head already is a multiple of 4.
+        if k < last {
+            pad4(&mut c);
         }
-        bytes.extend_from_slice(c);
+        stored.push(c);
     }
-    if bytes.len() >= n {
+    if stored.len() >= n {
         return raw;
     }
     EncodedPlane {
         coder: Coder::Rans,
-        bytes,
+        stored,
         order0_bytes: order0,
     }
 }

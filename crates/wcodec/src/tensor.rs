@@ -7,7 +7,7 @@ use crate::dtype::{Dtype, PlaneLayout};
 use crate::error::{Error, Result};
 use crate::format::header::{Encoding, TensorEntry};
 use crate::format::REGION_ALIGN;
-use crate::plane::{encode_plane, Coder, PlaneView};
+use crate::plane::{encode_plane, Coder, PlaneView, StoredBytes};
 use crate::planes;
 
 /// A tensor as the encoder produced it, before it is placed in a file.
@@ -15,7 +15,7 @@ pub struct EncodedTensor {
     /// Raw or planes.
     pub encoding: Encoding,
     /// For `Planes`: each plane's coder and stored bytes, in plane order.
-    pub planes: Vec<(Coder, Vec<u8>)>,
+    pub planes: Vec<(Coder, StoredBytes)>,
     /// Order-0 bound of the tensor's planes, in bytes.
     pub order0_bytes: f64,
     /// XXH3-64 of the tensor bytes.
@@ -33,7 +33,7 @@ impl EncodedTensor {
 }
 
 /// Offsets of each plane relative to the region start, and the region size.
-pub fn plane_offsets(planes: &[(Coder, Vec<u8>)]) -> (Vec<u64>, u64) {
+pub fn plane_offsets(planes: &[(Coder, StoredBytes)]) -> (Vec<u64>, u64) {
     let mut pos = 0u64;
     let mut offsets = Vec::with_capacity(planes.len());
     for (_, bytes) in planes {
@@ -78,13 +78,16 @@ pub fn encode_tensor(data: &[u8], dtype: Dtype, chunk_symbols: usize) -> Encoded
     // A 1-byte dtype that is not raw has exactly one rANS plane, so `split` is only consulted
     // for raw planes of multi-byte dtypes.
     let mut split = split.into_iter();
-    let planes: Vec<(Coder, Vec<u8>)> = encoded
+    let planes: Vec<(Coder, StoredBytes)> = encoded
         .into_iter()
         .map(|e| {
             let own = split.next();
             match e.coder {
-                Coder::Rans => (Coder::Rans, e.bytes),
-                Coder::Raw => (Coder::Raw, own.expect("raw plane of a multi-byte dtype")),
+                Coder::Rans => (Coder::Rans, e.stored),
+                Coder::Raw => (
+                    Coder::Raw,
+                    own.expect("raw plane of a multi-byte dtype").into(),
+                ),
             }
         })
         .collect();
