@@ -4,7 +4,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
 
 use crate::batch::batch_ranges;
 use crate::error::{Error, Result};
@@ -13,7 +12,7 @@ use crate::format::preamble::Preamble;
 use crate::io::{map_file, Mapped};
 use crate::progress::Progress;
 use crate::source::safetensors;
-use crate::tensor::decode_tensor_into;
+use crate::tensor::{decode_tensor_into, decode_tensors_into};
 
 /// Tensors decoded together before being written out: bounds the memory of a rebuild to the
 /// largest tensor or this much, whichever is larger, while keeping every core busy on small ones.
@@ -174,9 +173,11 @@ impl Archive {
                 parts.push((i, part));
                 rest = tail;
             }
-            parts
-                .into_par_iter()
-                .try_for_each(|(i, part)| self.decode_into(i, part))?;
+            let jobs = parts
+                .into_iter()
+                .map(|(i, part)| (&self.header.tensors[i], part))
+                .collect();
+            decode_tensors_into(&self.bytes, jobs)?;
             w.write_all(&buf[..total]).map_err(io_err)?;
             progress.advance(total as u64);
         }

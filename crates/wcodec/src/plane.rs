@@ -251,6 +251,15 @@ impl<'a> PlaneView<'a> {
         decode_chunk(chunks[k], table, out).map_err(|e| format!("chunk {k}: {e}"))
     }
 
+    /// Chunk `k` (of `m` symbols) as a rANS job: its stored bytes and the plane's table;
+    /// `None` when the chunk is stored raw.
+    pub fn rans_chunk(&self, k: usize, m: usize) -> Option<(&'a [u8], &DecodeTable)> {
+        match self {
+            PlaneView::Rans { table, chunks } if chunks[k].len() != m => Some((chunks[k], table)),
+            _ => None,
+        }
+    }
+
     /// Decodes chunks `k` and `k + 1` into `a` and `b` (two rANS chunks are decoded together,
     /// which is faster than one after the other; see [`decode_pair`]).
     pub fn decode_chunk_pair(
@@ -268,7 +277,7 @@ impl<'a> PlaneView<'a> {
             self.decode_chunk(k, chunk_symbols, a)?;
             return self.decode_chunk(k + 1, chunk_symbols, b);
         }
-        let (ra, rb) = decode_pair((chunks[k], a), (chunks[k + 1], b), table);
+        let (ra, rb) = decode_pair((chunks[k], table, a), (chunks[k + 1], table, b));
         ra.map_err(|e| format!("chunk {k}: {e}"))?;
         rb.map_err(|e| format!("chunk {}: {e}", k + 1))
     }

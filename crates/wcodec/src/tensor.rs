@@ -9,6 +9,7 @@ use crate::format::header::{Encoding, TensorEntry};
 use crate::format::REGION_ALIGN;
 use crate::plane::{encode_plane, Coder, PlaneView, StoredBytes};
 use crate::planes;
+use crate::rans::decode::decode_pair;
 
 /// A tensor as the encoder produced it, before it is placed in a file.
 pub struct EncodedTensor {
@@ -124,6 +125,87 @@ fn split_planes(layout: PlaneLayout, data: &[u8], chunk_symbols: usize) -> Vec<V
 
 /// Decodes the tensor `entry` of the file `file` into `out` and verifies its checksum.
 pub fn decode_tensor_into(entry: &TensorEntry, file: &[u8], out: &mut [u8]) -> Result<()> {
+    check_buffer(entry, out)?;
+    match entry.encoding {
+        Encoding::Raw => out.copy_from_slice(region(entry, file, entry.offset, entry.raw_bytes)?),
+        Encoding::Planes => {
+            let views = plane_views(entry, file)?;
+            let c = entry.chunk_symbols.unwrap_or_default() as usize;
+            decode_planes(entry.dtype.plane_layout(), &views, c, out)
+                .map_err(|e| Error::tensor(&entry.name, e))?;
+        }
+    }
+    verify_checksum(entry, out)
+}
+
+/// Decodes several tensors of one file, with the same results as [`decode_tensor_into`] on
+/// each. The chunks of every single-plane tensor (INT8, FP8, packed INT4…) form one pool and are
+/// decoded two at a time whatever tensor they belong to, so checkpoints made of one-chunk
+/// tensors still get the two-chunk speed (see [`crate::rans::decode`]).
+pub fn decode_tensors_into(file: &[u8], jobs: Vec<(&TensorEntry, &mut [u8])>) -> Result<()> {
+    let mut pooled = Vec::new();
+    let mut others = Vec::new();
+    for (entry, out) in jobs {
+        check_buffer(entry, out)?;
+        if entry.encoding == Encoding::Planes && entry.planes.len() == 1 {
+            pooled.push((entry, out));
+        } else {
+            others.push((entry, out));
+        }
+    }
+    others
+        .into_par_iter()
+        .try_for_each(|(entry, out)| decode_tensor_into(entry, file, out))?;
+    let (entries, outs): (Vec<_>, Vec<_>) = pooled.into_iter().unzip();
+    let views = entries
+        .par_iter()
+        .map(|e| Ok(plane_views(e, file)?.remove(0)))
+        .collect::<Result<Vec<PlaneView<'_>>>>()?;
+    let mut chunks = Vec::new();
+    let mut outs = outs;
+    for (t, out) in outs.iter_mut().enumerate() {
+        let c = entries[t].chunk_symbols.unwrap_or_default() as usize;
+        chunks.extend(out.chunks_mut(c).enumerate().map(|(k, o)| (t, k, o)));
+    }
+    let mut pairs = Vec::with_capacity(chunks.len().div_ceil(2));
+    let mut it = chunks.into_iter();
+    while let Some(a) = it.next() {
+        pairs.push((a, it.next()));
+    }
+    let fail =
+        |t: usize, k: usize, e: &str| Error::tensor(&entries[t].name, format!("chunk {k}: {e}"));
+    pairs.into_par_iter().try_for_each(|((ta, ka, oa), b)| {
+        let c = |t: usize| entries[t].chunk_symbols.unwrap_or_default() as usize;
+        let single = |t: usize, k: usize, o: &mut [u8]| {
+            views[t]
+                .decode_chunk(k, c(t), o)
+                .map_err(|e| Error::tensor(&entries[t].name, e))
+        };
+        let Some((tb, kb, ob)) = b else {
+            return single(ta, ka, oa);
+        };
+        match (
+            views[ta].rans_chunk(ka, oa.len()),
+            views[tb].rans_chunk(kb, ob.len()),
+        ) {
+            (Some(ja), Some(jb)) => {
+                let (ra, rb) = decode_pair((ja.0, ja.1, oa), (jb.0, jb.1, ob));
+                ra.map_err(|e| fail(ta, ka, e))?;
+                rb.map_err(|e| fail(tb, kb, e))
+            }
+            _ => {
+                single(ta, ka, oa)?;
+                single(tb, kb, ob)
+            }
+        }
+    })?;
+    entries
+        .par_iter()
+        .zip(outs.par_iter())
+        .try_for_each(|(e, out)| verify_checksum(e, out))
+}
+
+fn check_buffer(entry: &TensorEntry, out: &[u8]) -> Result<()> {
     if out.len() as u64 != entry.raw_bytes {
         return Err(Error::BufferSize {
             tensor: entry.name.clone(),
@@ -131,41 +213,48 @@ pub fn decode_tensor_into(entry: &TensorEntry, file: &[u8], out: &mut [u8]) -> R
             found: out.len() as u64,
         });
     }
-    let region = |offset: u64, len: u64| -> Result<&[u8]> {
-        offset
-            .checked_add(len)
-            .and_then(|end| file.get(offset as usize..end as usize))
-            .ok_or_else(|| Error::tensor(&entry.name, "region runs past the file"))
-    };
-    match entry.encoding {
-        Encoding::Raw => out.copy_from_slice(region(entry.offset, entry.raw_bytes)?),
-        Encoding::Planes => {
-            let mut pos = entry.offset;
-            for p in &entry.planes {
-                check_zero(region(pos, p.offset - pos)?, &entry.name, "before a plane")?;
-                pos = p.offset + p.bytes;
-            }
-            check_zero(
-                region(pos, entry.offset + entry.stored_bytes - pos)?,
-                &entry.name,
-                "after the last plane",
-            )?;
-            let c = entry
-                .chunk_symbols
-                .ok_or_else(|| Error::tensor(&entry.name, "missing chunk_symbols"))?;
-            let n = entry.plane_symbols();
-            let views = entry
-                .planes
-                .iter()
-                .map(|p| {
-                    PlaneView::parse(p.coder, region(p.offset, p.bytes)?, n, c)
-                        .map_err(|e| Error::tensor(&entry.name, e))
-                })
-                .collect::<Result<Vec<_>>>()?;
-            decode_planes(entry.dtype.plane_layout(), &views, c as usize, out)
-                .map_err(|e| Error::tensor(&entry.name, e))?;
-        }
+    Ok(())
+}
+
+fn region<'f>(entry: &TensorEntry, file: &'f [u8], offset: u64, len: u64) -> Result<&'f [u8]> {
+    offset
+        .checked_add(len)
+        .and_then(|end| file.get(offset as usize..end as usize))
+        .ok_or_else(|| Error::tensor(&entry.name, "region runs past the file"))
+}
+
+/// Checks a planes region's padding and parses its planes.
+fn plane_views<'f>(entry: &TensorEntry, file: &'f [u8]) -> Result<Vec<PlaneView<'f>>> {
+    let mut pos = entry.offset;
+    for p in &entry.planes {
+        check_zero(
+            region(entry, file, pos, p.offset - pos)?,
+            &entry.name,
+            "before a plane",
+        )?;
+        pos = p.offset + p.bytes;
     }
+    let end = entry.offset + entry.stored_bytes;
+    check_zero(
+        region(entry, file, pos, end - pos)?,
+        &entry.name,
+        "after the last plane",
+    )?;
+    let c = entry
+        .chunk_symbols
+        .ok_or_else(|| Error::tensor(&entry.name, "missing chunk_symbols"))?;
+    let n = entry.plane_symbols();
+    entry
+        .planes
+        .iter()
+        .map(|p| {
+            PlaneView::parse(p.coder, region(entry, file, p.offset, p.bytes)?, n, c)
+                .map_err(|e| Error::tensor(&entry.name, e))
+        })
+        .collect()
+}
+
+fn verify_checksum(entry: &TensorEntry, out: &[u8]) -> Result<()> {
     let computed = crate::checksum::tensor_checksum(out);
     if computed != entry.xxh3 {
         return Err(Error::Checksum {

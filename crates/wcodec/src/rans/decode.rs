@@ -19,11 +19,13 @@ pub struct Cursor<'a> {
     pub words: &'a [u8],
     /// Next word, as a byte offset into `words` (may run past the end on corrupt input).
     pub p: usize,
+    /// The decode table of the chunk's plane.
+    pub slots: &'a [u32; 4096],
 }
 
 impl<'a> Cursor<'a> {
     /// Reads and checks the lane states at the head of a stored chunk.
-    pub fn start(stored: &'a [u8]) -> Result<Cursor<'a>, &'static str> {
+    pub fn start(stored: &'a [u8], table: &'a DecodeTable) -> Result<Cursor<'a>, &'static str> {
         if stored.len() < STATE_BYTES || !(stored.len() - STATE_BYTES).is_multiple_of(2) {
             return Err("rANS chunk has a bad size");
         }
@@ -35,7 +37,12 @@ impl<'a> Cursor<'a> {
                 return Err("rANS lane state below the lower bound");
             }
         }
-        Ok(Cursor { x, words, p: 0 })
+        Ok(Cursor {
+            x,
+            words,
+            p: 0,
+            slots: &table.slots,
+        })
     }
 
     /// Decodes `out.len()` symbols with the scalar loop.
@@ -43,7 +50,8 @@ impl<'a> Cursor<'a> {
     /// Branch-free renormalisation: whether a lane needs a word is close to a coin flip on
     /// weight data, so a branch would mispredict constantly. Reads past the end yield 0 and are
     /// caught by [`Cursor::finish`], which keeps the hot loop free of error paths.
-    pub fn decode_scalar(&mut self, slots: &[u32; 4096], out: &mut [u8]) {
+    pub fn decode_scalar(&mut self, out: &mut [u8]) {
+        let slots = self.slots;
         let mut full = out.chunks_exact_mut(LANES);
         for group in &mut full {
             for l in 0..LANES {
@@ -87,51 +95,49 @@ pub fn decode_chunk_at(
     table: &DecodeTable,
     out: &mut [u8],
 ) -> Result<(), &'static str> {
-    let mut c = Cursor::start(stored)?;
-    let slots = &*table.slots;
+    let mut c = Cursor::start(stored, table)?;
     let whole = out.len() / LANES * LANES;
-    let done = simd::decode_steps(level, &mut [&mut c], slots, &mut [&mut out[..whole]]);
-    c.decode_scalar(slots, &mut out[done..]);
+    let done = simd::decode_steps(level, &mut [&mut c], &mut [&mut out[..whole]]);
+    c.decode_scalar(&mut out[done..]);
     c.finish()
 }
 
-/// Decodes two chunks of the same plane together (see the module docs); each result is what
-/// [`decode_chunk`] would return for that chunk alone.
+/// One chunk to decode: its stored bytes, its plane's table and where its symbols go.
+pub type ChunkJob<'a, 'o> = (&'a [u8], &'a DecodeTable, &'o mut [u8]);
+
+/// Decodes two chunks together (see the module docs), from the same plane or not; each result
+/// is what [`decode_chunk`] would return for that chunk alone.
 pub fn decode_pair(
-    a: (&[u8], &mut [u8]),
-    b: (&[u8], &mut [u8]),
-    table: &DecodeTable,
+    a: ChunkJob<'_, '_>,
+    b: ChunkJob<'_, '_>,
 ) -> (Result<(), &'static str>, Result<(), &'static str>) {
-    decode_pair_at(simd::detected(), a, b, table)
+    decode_pair_at(simd::detected(), a, b)
 }
 
 /// [`decode_pair`] with a chosen vector level.
 pub fn decode_pair_at(
     level: Level,
-    a: (&[u8], &mut [u8]),
-    b: (&[u8], &mut [u8]),
-    table: &DecodeTable,
+    a: ChunkJob<'_, '_>,
+    b: ChunkJob<'_, '_>,
 ) -> (Result<(), &'static str>, Result<(), &'static str>) {
-    let (Ok(mut ca), Ok(mut cb)) = (Cursor::start(a.0), Cursor::start(b.0)) else {
+    let (Ok(mut ca), Ok(mut cb)) = (Cursor::start(a.0, a.1), Cursor::start(b.0, b.1)) else {
         return (
-            decode_chunk_at(level, a.0, table, a.1),
-            decode_chunk_at(level, b.0, table, b.1),
+            decode_chunk_at(level, a.0, a.1, a.2),
+            decode_chunk_at(level, b.0, b.1, b.2),
         );
     };
-    let slots = &*table.slots;
-    let (oa, ob) = (a.1, b.1);
+    let (oa, ob) = (a.2, b.2);
     let steps = oa.len().min(ob.len()) / LANES * LANES;
     let done = simd::decode_steps(
         level,
         &mut [&mut ca, &mut cb],
-        slots,
         &mut [&mut oa[..steps], &mut ob[..steps]],
     );
     let (wa, wb) = (oa.len() / LANES * LANES, ob.len() / LANES * LANES);
-    let da = done + simd::decode_steps(level, &mut [&mut ca], slots, &mut [&mut oa[done..wa]]);
-    let db = done + simd::decode_steps(level, &mut [&mut cb], slots, &mut [&mut ob[done..wb]]);
-    ca.decode_scalar(slots, &mut oa[da..]);
-    cb.decode_scalar(slots, &mut ob[db..]);
+    let da = done + simd::decode_steps(level, &mut [&mut ca], &mut [&mut oa[done..wa]]);
+    let db = done + simd::decode_steps(level, &mut [&mut cb], &mut [&mut ob[done..wb]]);
+    ca.decode_scalar(&mut oa[da..]);
+    cb.decode_scalar(&mut ob[db..]);
     (ca.finish(), cb.finish())
 }
 

@@ -106,7 +106,6 @@ pub fn detected() -> Level {
 pub fn decode_steps<const N: usize>(
     level: Level,
     cursors: &mut [&mut Cursor<'_>; N],
-    slots: &[u32; 4096],
     outs: &mut [&mut [u8]; N],
 ) -> usize {
     assert!(
@@ -118,10 +117,10 @@ pub fn decode_steps<const N: usize>(
         Level::Scalar => 0,
         // SAFETY: the CPU supports the features of the level (asserted above).
         #[cfg(target_arch = "x86_64")]
-        Level::Avx2 => unsafe { decode_steps_avx2(cursors, slots, outs, n_steps) },
+        Level::Avx2 => unsafe { decode_steps_avx2(cursors, outs, n_steps) },
         // SAFETY: as above.
         #[cfg(target_arch = "x86_64")]
-        Level::Avx512 => unsafe { decode_steps_avx512(cursors, slots, outs, n_steps) },
+        Level::Avx512 => unsafe { decode_steps_avx512(cursors, outs, n_steps) },
         #[cfg(not(target_arch = "x86_64"))]
         _ => 0,
     }
@@ -131,7 +130,6 @@ pub fn decode_steps<const N: usize>(
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vbmi2,popcnt")]
 unsafe fn decode_steps_avx512<const N: usize>(
     cursors: &mut [&mut Cursor<'_>; N],
-    slots: &[u32; 4096],
     outs: &mut [&mut [u8]; N],
     n_steps: usize,
 ) -> usize {
@@ -157,10 +155,10 @@ unsafe fn decode_steps_avx512<const N: usize>(
                 let words = cursors[c].words.as_ptr();
                 for v in 0..2 {
                     let xs = xv[c][v];
-                    // Indices are < 4096 (masked), inside `slots`.
+                    // Indices are < 4096 (masked), inside the chunk's 4096-entry table.
                     let e = _mm512_i32gather_epi32::<4>(
                         _mm512_and_si512(xs, slot_mask),
-                        slots.as_ptr().cast(),
+                        cursors[c].slots.as_ptr().cast(),
                     );
                     let freq = _mm512_add_epi32(
                         _mm512_and_si512(_mm512_srli_epi32::<8>(e), slot_mask),
@@ -205,7 +203,6 @@ unsafe fn decode_steps_avx512<const N: usize>(
 #[target_feature(enable = "avx2,popcnt")]
 unsafe fn decode_steps_avx2<const N: usize>(
     cursors: &mut [&mut Cursor<'_>; N],
-    slots: &[u32; 4096],
     outs: &mut [&mut [u8]; N],
     n_steps: usize,
 ) -> usize {
@@ -239,8 +236,8 @@ unsafe fn decode_steps_avx2<const N: usize>(
                 for v in 0..4 {
                     let xs = xv[c][v];
                     let slot = _mm256_and_si256(xs, slot_mask);
-                    // Indices are < 4096 (masked), inside `slots`.
-                    let e = _mm256_i32gather_epi32::<4>(slots.as_ptr().cast(), slot);
+                    // Indices are < 4096 (masked), inside the chunk's 4096-entry table.
+                    let e = _mm256_i32gather_epi32::<4>(cursors[c].slots.as_ptr().cast(), slot);
                     let freq = _mm256_add_epi32(
                         _mm256_and_si256(_mm256_srli_epi32::<8>(e), slot_mask),
                         one,

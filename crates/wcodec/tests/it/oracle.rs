@@ -123,7 +123,8 @@ fn check_agree(t: &FreqTable, stream: &[u8], m: usize) {
         // Decoded as a pair (with itself, and with a shorter valid chunk), each side must still
         // give the oracle's answer.
         let (mut a, mut b) = (vec![0u8; m], vec![0u8; m]);
-        let (ra, rb) = decode::decode_pair_at(level, (stream, &mut a), (stream, &mut b), &table);
+        let (ra, rb) =
+            decode::decode_pair_at(level, (stream, &table, &mut a), (stream, &table, &mut b));
         assert_eq!(ra.map(|()| a), want, "{level:?}: pair, first");
         assert_eq!(rb.map(|()| b), want, "{level:?}: pair, second");
     }
