@@ -4,7 +4,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-
 use crate::batch::batch_ranges;
 use crate::error::{Error, Result};
 use crate::format::header::{Header, TensorEntry};
