@@ -184,19 +184,16 @@ pub fn decode_tensors_into(file: &[u8], jobs: Vec<(&TensorEntry, &mut [u8])>) ->
         let Some((tb, kb, ob)) = b else {
             return single(ta, ka, oa);
         };
-        match (
+        if let (Some(ja), Some(jb)) = (
             views[ta].rans_chunk(ka, oa.len()),
             views[tb].rans_chunk(kb, ob.len()),
         ) {
-            (Some(ja), Some(jb)) => {
-                let (ra, rb) = decode_pair((ja.0, ja.1, oa), (jb.0, jb.1, ob));
-                ra.map_err(|e| fail(ta, ka, e))?;
-                rb.map_err(|e| fail(tb, kb, e))
-            }
-            _ => {
-                single(ta, ka, oa)?;
-                single(tb, kb, ob)
-            }
+            let (ra, rb) = decode_pair((ja.0, ja.1, oa), (jb.0, jb.1, ob));
+            ra.map_err(|e| fail(ta, ka, e))?;
+            rb.map_err(|e| fail(tb, kb, e))
+        } else {
+            single(ta, ka, oa)?;
+            single(tb, kb, ob)
         }
     })?;
     entries
