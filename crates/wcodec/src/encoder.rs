@@ -11,8 +11,8 @@ use crate::error::{Error, Result};
 use crate::format::header::{Encoding, Header, PlaneEntry, SourceInfo, TensorEntry};
 use crate::format::preamble::Preamble;
 use crate::format::{
-    DEFAULT_CHUNK_SYMBOLS, MAX_CHUNK_SYMBOLS, MIN_CHUNK_SYMBOLS, PREAMBLE_BYTES, REGION_ALIGN,
-    VERSION,
+    DEFAULT_CHUNK_SYMBOLS, MAX_CHUNK_SYMBOLS, MAX_HEADER_JSON_BYTES, MIN_CHUNK_SYMBOLS,
+    PREAMBLE_BYTES, REGION_ALIGN, VERSION,
 };
 use crate::io::{check_output, map_file, AtomicFile};
 use crate::progress::Progress;
@@ -137,6 +137,11 @@ pub fn encode_bytes<W: Write + Seek>(
         tensors: entries,
     };
     let (stored, json_bytes) = header.pack();
+    if json_bytes > MAX_HEADER_JSON_BYTES {
+        return Err(Error::InvalidInput(format!(
+            "the header would be {json_bytes} bytes, over the format's {MAX_HEADER_JSON_BYTES}-byte limit (split the checkpoint into shards)"
+        )));
+    }
     w.write_all(&stored).map_err(io_err)?;
     let preamble = Preamble {
         version: VERSION,
