@@ -114,7 +114,7 @@ pub(crate) fn encode_json(run: &Run, s: &EncodeStats) -> serde_json::Value {
     })
 }
 
-/// The decode block: sizes, time and the checksum of the rebuilt file.
+/// The decode block: sizes, time and the source checksum recorded at encode time.
 pub(crate) fn decode_human(out: &mut dyn Write, run: &Run, s: &DecodeStats) -> io::Result<()> {
     if run.is_dir {
         let plural = if s.n_files == 1 { "" } else { "s" };
@@ -131,7 +131,7 @@ pub(crate) fn decode_human(out: &mut dyn Write, run: &Run, s: &DecodeStats) -> i
     if run.is_dir {
         writeln!(
             out,
-            "  Checksum:      n/a (directory; every file checked against its recorded xxh3)"
+            "  Checksum:      n/a (directory; every tensor checksum verified)"
         )?;
     } else {
         writeln!(
