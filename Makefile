@@ -44,8 +44,9 @@ fuzz-check: ## compile the fuzz targets as plain binaries (catches API drift wit
 .PHONY: fuzz-smoke
 fuzz-smoke: ## run every fuzz target for 60 s (installs cargo-fuzz; stable toolchain via RUSTC_BOOTSTRAP)
 	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
-	cd crates/wcodec/fuzz && for t in header decode roundtrip; do \
-	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$t -- -max_total_time=60 -rss_limit_mb=2048 || exit 1; done
+	cd crates/wcodec/fuzz && for t in header decode roundtrip; do mkdir -p corpus/$$t; \
+	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run -O $$t corpus/$$t ../../../testdata/golden ../../../testdata/reject \
+	    -- -max_total_time=60 -rss_limit_mb=2048 || exit 1; done
 
 .PHONY: bless-golden
 bless-golden: ## regenerate testdata/golden and testdata/reject (a deliberate format change)
