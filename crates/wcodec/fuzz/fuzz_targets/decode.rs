@@ -10,7 +10,9 @@ use wcodec::{Archive, NoProgress};
 const MAX_DECODED: u64 = 64 << 20;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(archive) = Archive::from_bytes(data.to_vec()) else { return };
+    let Ok(archive) = Archive::from_bytes(data.to_vec()) else {
+        return;
+    };
     if archive.tensors().iter().map(|t| t.raw_bytes).sum::<u64>() > MAX_DECODED {
         return;
     }

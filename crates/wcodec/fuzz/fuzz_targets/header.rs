@@ -12,12 +12,15 @@ use wcodec::format::preamble::Preamble;
 use wcodec::Archive;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else { return };
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
     if mode % 2 == 0 {
         if let Ok(p) = Preamble::parse(rest) {
             let stored = &rest[p.header_offset as usize..p.file_bytes as usize];
             if let Ok(h) = Header::unpack(stored, &p) {
-                h.validate(p.header_offset).expect("a validated header re-validates");
+                h.validate(p.header_offset)
+                    .expect("a validated header re-validates");
             }
         }
         let _ = Archive::from_bytes(rest.to_vec());
@@ -37,10 +40,17 @@ fuzz_target!(|data: &[u8]| {
         file[..64].copy_from_slice(&p.to_bytes());
         file.extend_from_slice(&stored);
         if let Ok(h) = Header::unpack(&stored, &p) {
-            h.validate(p.header_offset).expect("a validated header re-validates");
+            h.validate(p.header_offset)
+                .expect("a validated header re-validates");
             // What validated packs and unpacks to the same header.
             let (again, json_bytes) = h.pack();
-            let p2 = Preamble { header_stored_bytes: again.len() as u64, header_json_bytes: json_bytes, header_xxh3: xxhash_rust::xxh3::xxh3_64(&again), file_bytes: (payload + again.len()) as u64, ..p };
+            let p2 = Preamble {
+                header_stored_bytes: again.len() as u64,
+                header_json_bytes: json_bytes,
+                header_xxh3: xxhash_rust::xxh3::xxh3_64(&again),
+                file_bytes: (payload + again.len()) as u64,
+                ..p
+            };
             Header::unpack(&again, &p2).expect("a packed valid header unpacks");
         }
         if let Ok(a) = Archive::from_bytes(file) {

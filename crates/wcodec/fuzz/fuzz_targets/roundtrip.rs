@@ -8,7 +8,18 @@ use libfuzzer_sys::fuzz_target;
 use wcodec::source::safetensors::build;
 use wcodec::{encode_bytes, Archive, Dtype, EncodeOptions, NoProgress};
 
-const DTYPES: &[Dtype] = &[Dtype::U8, Dtype::I8, Dtype::BF16, Dtype::F16, Dtype::F32, Dtype::F64, Dtype::C64, Dtype::I64, Dtype::F4, Dtype::F6E2M3];
+const DTYPES: &[Dtype] = &[
+    Dtype::U8,
+    Dtype::I8,
+    Dtype::BF16,
+    Dtype::F16,
+    Dtype::F32,
+    Dtype::F64,
+    Dtype::C64,
+    Dtype::I64,
+    Dtype::F4,
+    Dtype::F6E2M3,
+];
 
 /// Element count whose packed size is exactly `bytes` (rounded down to whole elements).
 fn elements(d: Dtype, bytes: usize) -> u64 {
@@ -21,12 +32,20 @@ fn elements(d: Dtype, bytes: usize) -> u64 {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&control, rest)) = data.split_first() else { return };
+    let Some((&control, rest)) = data.split_first() else {
+        return;
+    };
     let n_tensors = 1 + usize::from(control & 3).min(2);
     let chunk_symbols = if control & 4 == 0 { 4096 } else { 65_536 };
     // Stretch small inputs with a repetition count so multi-chunk planes are reachable.
     let repeat = 1 + usize::from(control >> 3) * 64;
-    let body: Vec<u8> = rest.iter().copied().cycle().take(rest.len() * repeat).collect();
+    // Capped at 1 MiB: coverage instrumentation makes the coder ~100× slower under the fuzzer.
+    let body: Vec<u8> = rest
+        .iter()
+        .copied()
+        .cycle()
+        .take((rest.len() * repeat).min(1 << 20))
+        .collect();
     let part = body.len() / n_tensors;
     let mut owned = Vec::new();
     for k in 0..n_tensors {
@@ -36,17 +55,30 @@ fuzz_target!(|data: &[u8]| {
         let len = d.bytes_for(n).unwrap() as usize;
         owned.push((format!("t{k}"), d, vec![n], slice[..len].to_vec()));
     }
-    let refs: Vec<(&str, Dtype, &[u64], &[u8])> = owned.iter().map(|(n, d, s, b)| (n.as_str(), *d, s.as_slice(), b.as_slice())).collect();
+    let refs: Vec<(&str, Dtype, &[u64], &[u8])> = owned
+        .iter()
+        .map(|(n, d, s, b)| (n.as_str(), *d, s.as_slice(), b.as_slice()))
+        .collect();
     let source = build(&refs, None);
     let mut out = Cursor::new(Vec::new());
-    let options = EncodeOptions { chunk_symbols, ..EncodeOptions::default() };
-    encode_bytes(&source, "f.safetensors", &options, &mut out, &NoProgress).expect("a valid source encodes");
+    let options = EncodeOptions {
+        chunk_symbols,
+        ..EncodeOptions::default()
+    };
+    encode_bytes(&source, "f.safetensors", &options, &mut out, &NoProgress)
+        .expect("a valid source encodes");
     let encoded = out.into_inner();
     let archive = Archive::from_bytes(encoded).expect("encoder output opens");
     for (i, (name, _, _, bytes)) in owned.iter().enumerate() {
         assert_eq!(archive.find(name).unwrap(), i);
-        assert!(archive.tensors()[i].stored_bytes <= bytes.len() as u64, "a tensor grew");
-        assert!(archive.decode(i).expect("decodes") == *bytes, "tensor {name} differs");
+        assert!(
+            archive.tensors()[i].stored_bytes <= bytes.len() as u64,
+            "a tensor grew"
+        );
+        assert!(
+            archive.decode(i).expect("decodes") == *bytes,
+            "tensor {name} differs"
+        );
     }
     let mut rebuilt = Vec::new();
     wcodec::decoder::write_checked(&archive, &mut rebuilt, &NoProgress).expect("rebuilds");
