@@ -290,13 +290,23 @@ fn decode_planes(
                     scratch.resize(o.len(), 0);
                 }
                 let mut parts: Vec<&mut [u8]> = scratch[..o.len()].chunks_mut(m).collect();
+                // Raw planes (typically mantissas) are joined straight from the file.
                 for (view, part) in views.iter().zip(parts.iter_mut()) {
-                    decode_two(view, 2 * j, c, part)?;
+                    if !matches!(view, PlaneView::Raw(_)) {
+                        decode_two(view, 2 * j, c, part)?;
+                    }
                 }
                 for (half, o) in o.chunks_mut(c * width).enumerate() {
                     let n = o.len() / width;
-                    let refs: Vec<&[u8]> =
-                        parts.iter().map(|p| &p[half * c..half * c + n]).collect();
+                    let start = (2 * j + half) * c;
+                    let refs: Vec<&[u8]> = views
+                        .iter()
+                        .zip(&parts)
+                        .map(|(view, p)| match view {
+                            PlaneView::Raw(plane) => &plane[start..start + n],
+                            PlaneView::Rans { .. } => &p[half * c..half * c + n],
+                        })
+                        .collect();
                     planes::join(layout, &refs, o);
                 }
                 Ok(())
