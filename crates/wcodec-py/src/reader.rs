@@ -1,0 +1,154 @@
+//! `Reader`: an open `.wcodec` file, shared by every Python thread that decodes from it.
+
+use std::path::PathBuf;
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use wcodec::Archive;
+
+use crate::errors::PyResult;
+use crate::memory::{caller_buffers, CallerBuffer};
+
+/// An open `.wcodec` file (memory-mapped). Private API: `wcodec.open` wraps it.
+///
+/// Immutable once opened, so one `Reader` may serve many threads at once; every decode releases
+/// the GIL.
+#[pyclass(frozen, module = "wcodec._wcodec")]
+pub(crate) struct Reader {
+    archive: Archive,
+}
+
+#[pymethods]
+impl Reader {
+    #[new]
+    fn new(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        let archive = py.detach(|| Archive::open(&path))?;
+        Ok(Reader { archive })
+    }
+
+    /// The path the file was opened from.
+    #[getter]
+    fn path(&self) -> Option<PathBuf> {
+        self.archive.path().map(PathBuf::from)
+    }
+
+    /// XXH3-64 of the stored header: identifies the file's content (it covers every tensor's
+    /// checksum) without reading the payload.
+    #[getter]
+    fn header_xxh3(&self) -> u64 {
+        self.archive.header_xxh3()
+    }
+
+    /// Size of the `.wcodec` file.
+    #[getter]
+    fn file_bytes(&self) -> u64 {
+        self.archive.file_bytes()
+    }
+
+    /// Size of the rebuilt source file.
+    #[getter]
+    fn source_bytes(&self) -> u64 {
+        self.archive.source_bytes()
+    }
+
+    /// The source format (`safetensors`).
+    #[getter]
+    fn source_format(&self) -> &str {
+        &self.archive.header().source.format
+    }
+
+    /// The source file's name.
+    #[getter]
+    fn source_file_name(&self) -> &str {
+        &self.archive.header().source.file_name
+    }
+
+    /// The source header (the safetensors JSON), verbatim.
+    #[getter]
+    fn source_header(&self) -> &str {
+        &self.archive.header().source.header
+    }
+
+    /// Format version of the file.
+    #[getter]
+    fn version(&self) -> u32 {
+        self.archive.header().version
+    }
+
+    /// `(name, dtype, shape, nbytes)` of every tensor, in payload order; dtype as safetensors
+    /// spells it.
+    fn tensors(&self) -> Vec<(String, &'static str, Vec<u64>, u64)> {
+        self.archive
+            .tensors()
+            .iter()
+            .map(|t| (t.name.clone(), t.dtype.name(), t.shape.clone(), t.raw_bytes))
+            .collect()
+    }
+
+    /// Index of the tensor called `name` (raises `TensorNotFoundError`).
+    fn find(&self, name: &str) -> PyResult<usize> {
+        Ok(self.archive.find(name)?)
+    }
+
+    /// Decodes tensor `index` into a new `bytes` object.
+    fn decode_bytes<'py>(&self, py: Python<'py>, index: usize) -> PyResult<Bound<'py, PyBytes>> {
+        let out = py.detach(|| self.archive.decode(index))?;
+        Ok(PyBytes::new(py, &out))
+    }
+
+    /// Decodes tensors into caller memory: `jobs` is a list of `(index, address, nbytes)`, each
+    /// address the start of a writable, contiguous host buffer of `nbytes` bytes that no other job
+    /// shares and that stays alive during the call (the Python layer passes the `data_ptr()` of
+    /// tensors it has just allocated and holds). All jobs are decoded in one parallel pass with
+    /// the GIL released.
+    fn decode_into(&self, py: Python<'_>, jobs: Vec<(usize, usize, usize)>) -> PyResult<()> {
+        let n = self.archive.tensors().len();
+        if let Some(&(index, _, _)) = jobs.iter().find(|j| j.0 >= n) {
+            return Err(PyValueError::new_err(format!(
+                "tensor index {index} out of range (the file has {n})"
+            ))
+            .into());
+        }
+        let buffers: Vec<CallerBuffer> = jobs
+            .iter()
+            .map(|&(_, address, nbytes)| CallerBuffer { address, nbytes })
+            .collect();
+        py.detach(|| {
+            // SAFETY: the Python layer (`wcodec/_reader.py`) passes the `data_ptr()` of contiguous
+            // CPU tensors of exactly `nbytes` bytes that it has just allocated, hands to no one
+            // else, and keeps referenced until this call returns.
+            #[allow(unsafe_code)]
+            let slices = unsafe { caller_buffers(&buffers)? };
+            let work = jobs.iter().map(|j| j.0).zip(slices).collect();
+            self.archive.decode_many_into(work)?;
+            Ok(())
+        })
+    }
+
+    /// Rebuilds the source file at `output` (atomically; never over the input).
+    #[pyo3(signature = (output, overwrite=false))]
+    fn write_source(&self, py: Python<'_>, output: PathBuf, overwrite: bool) -> PyResult<u64> {
+        let input = self.archive.path().map(PathBuf::from).unwrap_or_default();
+        Ok(py.detach(|| -> wcodec::Result<u64> {
+            wcodec::io::check_output(&input, &output, overwrite)?;
+            let mut out = wcodec::io::AtomicFile::create(&output)?;
+            let n = self
+                .archive
+                .write_source(out.writer(), &wcodec::NoProgress)?;
+            out.commit()?;
+            Ok(n)
+        })?)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Reader('{}', {} tensors)",
+            self.archive
+                .path()
+                .unwrap_or_else(|| std::path::Path::new("<memory>"))
+                .display(),
+            self.archive.tensors().len()
+        )
+    }
+}

@@ -1,0 +1,234 @@
+"""The top-level functions of ``wcodec`` (names and parameters of the original specification)."""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional, Sequence
+
+from . import _cache, _device, _reader, _wcodec
+from ._files import PathLike, checkpoint_files
+from .errors import UnsupportedFormatError
+
+if TYPE_CHECKING:
+    import torch
+
+PREDICTORS = ("none", "left", "top", "avg", "planar")
+TRANSFORMS = ("none", "dct", "adst")
+
+
+def _check_tiles(tile_size: int, predictor_modes: Sequence[str], transforms: Sequence[str]) -> None:
+    if isinstance(tile_size, bool) or not isinstance(tile_size, int):
+        raise TypeError(f"tile_size must be an int, not {type(tile_size).__name__}")
+    if tile_size != 0 and not 4 <= tile_size <= 64:
+        raise ValueError(f"tile_size must be 0 (no tiles) or in [4, 64], not {tile_size}")
+    for kind, given, known in (
+        ("predictor", predictor_modes, PREDICTORS),
+        ("transform", transforms, TRANSFORMS),
+    ):
+        if isinstance(given, str):
+            raise TypeError(f"{kind}s must be a list of names, not the string {given!r}")
+        for name in given:
+            if name not in known:
+                raise ValueError(f"unknown {kind} {name!r} (known: {', '.join(known)})")
+
+
+def encode_checkpoint(
+    input_path: PathLike,
+    output_path: PathLike,
+    tile_size: int = 16,
+    predictor_modes: Sequence[str] = ("left", "top", "avg", "planar"),
+    transforms: Sequence[str] = ("none", "dct", "adst"),
+    threads: Optional[int] = None,
+    *,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Encodes a safetensors file, or a model directory, into ``output_path``.
+
+    A directory's ``*.safetensors`` files become ``*.wcodec`` files and everything else (config,
+    tokenizer, index) is copied, so the output directory loads with
+    :func:`wcodec.transformers.from_pretrained`. ``threads`` defaults to every core. The output is
+    written atomically and never replaces the input; an existing output is an error unless
+    ``overwrite=True``.
+
+    Returns the summary figures: ``original_bytes``, ``encoded_bytes``, ``reduction`` (fraction
+    saved), ``ratio``, ``seconds``, ``n_files``, ``n_tensors``, ``bound_bytes`` (order-0 bound) and
+    ``checksum`` (XXH3-64 of a single source file, hex).
+    """
+    _check_tiles(tile_size, predictor_modes, transforms)
+    if threads is None:
+        threads = os.cpu_count() or 1
+    start = time.perf_counter()
+    stats = json.loads(
+        _wcodec.encode(
+            os.fspath(input_path), os.fspath(output_path), threads=threads, overwrite=overwrite
+        )
+    )
+    seconds = time.perf_counter() - start
+    original, encoded = stats["original_bytes"], stats["encoded_bytes"]
+    return {
+        "input_path": os.fspath(input_path),
+        "output_path": os.fspath(output_path),
+        "original_bytes": original,
+        "encoded_bytes": encoded,
+        "reduction": 1 - encoded / original if original else 0.0,
+        "ratio": original / encoded if encoded else 0.0,
+        "seconds": seconds,
+        "n_files": stats["n_files"],
+        "n_tensors": stats["n_tensors"],
+        "bound_bytes": stats["bound_bytes"],
+        "checksum": None if Path(input_path).is_dir() else f"{stats['source_xxh3']:016x}",
+    }
+
+
+def decode_checkpoint(
+    input_path: PathLike,
+    output_path: Optional[PathLike] = None,
+    device: "_device.DeviceLike" = "cuda",
+    fallback: Optional[str] = "cpu",
+    *,
+    stream: Any = None,
+    threads: Optional[int] = None,
+    overwrite: bool = False,
+    cache_dir: Optional[PathLike] = None,
+) -> "Optional[dict[str, torch.Tensor]]":
+    """Decodes a ``.wcodec`` file or encoded model directory.
+
+    With ``output_path``: rebuilds the original file(s) there, byte for byte (every tensor is
+    checked against its checksum), and returns ``None``; ``device`` is not used.
+    Without: returns a state dict of torch tensors on ``device``. A CUDA device needs a visible
+    GPU; this build decodes on the CPU and copies (``fallback="cpu"``, on ``stream`` if given), and
+    ``fallback=None`` raises :class:`CudaUnavailableError` instead. ``cache_dir`` keeps decoded
+    files for the next load (see :mod:`wcodec._cache`).
+    """
+    if output_path is not None:
+        _wcodec.decode(
+            os.fspath(input_path), os.fspath(output_path), threads=threads, overwrite=overwrite
+        )
+        return None
+    return decode_to_state_dict(
+        input_path, device=device, fallback=fallback, stream=stream, cache_dir=cache_dir
+    )
+
+
+def decode_to_state_dict(
+    path: PathLike,
+    device: "_device.DeviceLike" = "cuda",
+    fallback: Optional[str] = "cpu",
+    *,
+    stream: Any = None,
+    cache_dir: Optional[PathLike] = None,
+) -> "dict[str, torch.Tensor]":
+    """Every tensor of a ``.wcodec`` file or encoded model directory, by name, on ``device``
+    (see :func:`decode_checkpoint` for ``device``, ``fallback``, ``stream`` and ``cache_dir``)."""
+    dev = _device.resolve(device, fallback)
+    ckpt = _reader.Checkpoint(path)
+    if cache_dir is not None:
+        out: dict[str, torch.Tensor] = {}
+        for reader in ckpt.readers:
+            cached = _cache.load_cached(cache_dir, reader)
+            if cached is None:
+                infos = [e for e in ckpt.entries.values() if e.reader is reader]
+                cached = dict(zip((e.name for e in infos), _reader.decode(infos)))
+            out.update(cached)
+        if dev.type == "cpu":
+            return out
+        names = list(out)
+        return dict(zip(names, _reader._to_device([out[n] for n in names], dev, stream)))
+    infos = list(ckpt.entries.values())
+    return dict(zip(ckpt.entries, _reader.decode(infos, dev, fallback, stream)))
+
+
+def decode_layer(
+    wcodec_path: PathLike,
+    layer_name: str,
+    device: "_device.DeviceLike" = "cuda",
+    fallback: Optional[str] = "cpu",
+) -> "torch.Tensor":
+    """Decodes one tensor (only its bytes are read). Safe to call from many threads at once:
+    the GIL is released while decoding and open files are shared."""
+    ckpt = _reader.Checkpoint(wcodec_path)
+    return _reader.decode([ckpt.info(layer_name)], device, fallback)[0]
+
+
+_temp_dirs: list[str] = []
+
+
+def _remove_temp_dirs() -> None:
+    for d in _temp_dirs:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+atexit.register(_remove_temp_dirs)
+
+
+def decode_to_temp(path: PathLike) -> str:
+    """Rebuilds a ``.wcodec`` file or encoded model directory in a new temporary directory and
+    returns that directory (removed when the interpreter exits).
+
+    An encoded model directory comes back whole (config, tokenizer, shards), so the result loads
+    with any ``from_pretrained``; a single ``.wcodec`` file comes back as its original file
+    (named as it was) inside the directory.
+    """
+    src = Path(os.fspath(path))
+    checkpoint_files(src)  # a clear error for a missing or empty path, before anything is made
+    tmp = tempfile.mkdtemp(prefix="wcodec-")
+    _temp_dirs.append(tmp)
+    try:
+        if src.is_dir():
+            out = Path(tmp) / "model"
+            _wcodec.decode(str(src), str(out))
+            return str(out)
+        name = _reader.Checkpoint(src).readers[0].source_file_name or src.stem + ".safetensors"
+        _wcodec.decode(str(src), str(Path(tmp) / name))
+        return tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def load_model(
+    wcodec_path: PathLike,
+    model_class: Optional[type] = None,
+    device: "_device.DeviceLike" = "cuda",
+    *,
+    fallback: Optional[str] = "cpu",
+    strict: bool = True,
+    cache_dir: Optional[PathLike] = None,
+    **model_kwargs: Any,
+) -> "torch.nn.Module":
+    """Instantiates ``model_class(**model_kwargs)`` on ``device``, loads the decoded tensors into
+    it and returns it in eval mode.
+
+    Hugging Face models (a ``PreTrainedModel`` subclass, or ``model_class=None`` on an encoded
+    model directory with a ``config.json``) go through :func:`wcodec.transformers.from_pretrained`
+    so their config, tied weights and buffers are handled as transformers does.
+    """
+    path = Path(os.fspath(wcodec_path))
+    is_hf = model_class is None or any(
+        c.__name__ == "PreTrainedModel" for c in getattr(model_class, "__mro__", ())
+    )
+    if is_hf:
+        if not (path.is_dir() and (path / "config.json").is_file()):
+            raise UnsupportedFormatError(
+                f"`{path}` has no config.json: pass model_class to say what to build"
+            )
+        from . import transformers as wt
+
+        return wt.from_pretrained(
+            path, model_class=model_class, device=device, fallback=fallback, cache_dir=cache_dir,
+            **model_kwargs,
+        )
+    import torch
+
+    dev = _device.resolve(device, fallback)
+    state = decode_to_state_dict(path, device=dev, fallback=fallback, cache_dir=cache_dir)
+    with torch.device(dev):
+        model = model_class(**model_kwargs)
+    model.load_state_dict(state, strict=strict)
+    return model.eval()

@@ -1,0 +1,226 @@
+"""Lazy, random-access reading of ``.wcodec`` checkpoints into torch tensors.
+
+Tensors are decoded straight into memory that torch allocated (``torch.empty``), with the GIL
+released, by as many threads as the machine has; a CUDA destination is served by decoding on the
+CPU and copying (this build has no GPU decoder).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, NamedTuple, Optional
+
+from . import _device, _dtypes
+from ._files import PathLike, checkpoint_files, open_reader
+from .errors import CorruptFileError, TensorNotFoundError, WcodecError
+
+if TYPE_CHECKING:
+    import torch
+
+    from . import _wcodec
+
+
+class TensorInfo(NamedTuple):
+    """Where a tensor lives and what it is (dtype as safetensors spells it)."""
+
+    reader: "_wcodec.Reader"
+    index: int
+    name: str
+    dtype: str
+    shape: list[int]
+    nbytes: int
+
+
+class Checkpoint:
+    """The tensors of one ``.wcodec`` file or of every shard of an encoded model directory."""
+
+    def __init__(self, path: PathLike) -> None:
+        self.path = Path(path)
+        self.files = checkpoint_files(path)
+        self.readers = [open_reader(f) for f in self.files]
+        self.entries: dict[str, TensorInfo] = {}
+        for reader in self.readers:
+            for index, (name, dtype, shape, nbytes) in enumerate(reader.tensors()):
+                if name in self.entries:
+                    raise CorruptFileError(
+                        f"tensor `{name}` appears in both `{self.entries[name].reader.path}` "
+                        f"and `{reader.path}`"
+                    )
+                self.entries[name] = TensorInfo(reader, index, name, dtype, list(shape), nbytes)
+
+    def info(self, name: str) -> TensorInfo:
+        try:
+            return self.entries[name]
+        except KeyError:
+            raise TensorNotFoundError(f"no tensor named `{name}` in `{self.path}`") from None
+
+    def metadata(self) -> Optional[dict[str, str]]:
+        """The ``__metadata__`` of the (first) source file's header, as safetensors returns it."""
+        header = json.loads(self.readers[0].source_header)
+        meta = header.get("__metadata__")
+        return dict(meta) if meta is not None else None
+
+
+def decode(
+    entries: Iterable[TensorInfo],
+    device: "_device.DeviceLike" = "cpu",
+    fallback: Optional[str] = "cpu",
+    stream: Any = None,
+) -> list["torch.Tensor"]:
+    """Decodes tensors (one parallel pass per file) and returns them on ``device``."""
+    import torch
+
+    dev = _device.resolve(device, fallback)
+    entries = list(entries)
+    outs: list[Optional[torch.Tensor]] = [None] * len(entries)
+    by_reader: dict[int, list[int]] = {}
+    for i, e in enumerate(entries):
+        by_reader.setdefault(id(e.reader), []).append(i)
+    for positions in by_reader.values():
+        jobs = []
+        for i in positions:
+            e = entries[i]
+            t = torch.empty(_dtypes.torch_shape(e.dtype, e.shape), dtype=_dtypes.torch_dtype(e.dtype))
+            if t.numel() * t.element_size() != e.nbytes:
+                raise CorruptFileError(
+                    f"tensor `{e.name}`: {e.nbytes} bytes do not fill a {e.dtype} tensor of "
+                    f"shape {e.shape}"
+                )
+            jobs.append((e.index, t.data_ptr(), e.nbytes))
+            outs[i] = t
+        # `outs` keeps every destination alive for the whole call (the native side's contract).
+        entries[positions[0]].reader.decode_into(jobs)
+    result: list[torch.Tensor] = [t for t in outs if t is not None]
+    if dev.type != "cpu":
+        result = _to_device(result, dev, stream)
+    return result
+
+
+def _to_device(tensors: list["torch.Tensor"], dev: "torch.device", stream: Any) -> list["torch.Tensor"]:
+    import torch
+
+    if dev.type == "cuda" and stream is not None:
+        with torch.cuda.stream(stream):
+            return [t.to(dev, non_blocking=False) for t in tensors]
+    return [t.to(dev) for t in tensors]
+
+
+class WcodecSlice:
+    """A tensor not decoded yet, as ``safe_open(...).get_slice`` returns (``get_shape()``,
+    ``get_dtype()``, indexing). Indexing decodes the whole tensor, then slices it."""
+
+    def __init__(self, file: "WcodecFile", info: TensorInfo) -> None:
+        self._file = file
+        self._info = info
+
+    def get_shape(self) -> list[int]:
+        return list(self._info.shape)
+
+    def get_dtype(self) -> str:
+        return self._info.dtype
+
+    @property
+    def device(self) -> "torch.device":
+        return _device.resolve(self._file.device, self._file.fallback)
+
+    def __getitem__(self, index: Any) -> "torch.Tensor":
+        full = self._file.get_tensor(self._info.name)
+        part = full[index]
+        return part.clone() if part.numel() < full.numel() else part
+
+    def __len__(self) -> int:
+        if not self._info.shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self._info.shape[0]
+
+    def __repr__(self) -> str:
+        return f"WcodecSlice({self._info.name!r}, {self._info.dtype}, {self._info.shape})"
+
+
+class WcodecFile:
+    """A lazy reader of a ``.wcodec`` file or encoded model directory, like
+    ``safetensors.safe_open``: nothing is decoded until asked for, and asking for one tensor
+    reads only that tensor's bytes.
+
+    Use as a context manager (``with wcodec.open(path) as f: ...``) or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        path: PathLike,
+        framework: str = "pt",
+        device: "_device.DeviceLike" = "cpu",
+        fallback: Optional[str] = "cpu",
+    ) -> None:
+        if framework not in ("pt", "torch", "pytorch"):
+            raise ValueError(f"framework must be 'pt' (torch), not {framework!r}")
+        _device.resolve(device, fallback)
+        self.device = device
+        self.fallback = fallback
+        self._ckpt: Optional[Checkpoint] = Checkpoint(path)
+
+    @property
+    def _checkpoint(self) -> Checkpoint:
+        if self._ckpt is None:
+            raise WcodecError("the file is closed")
+        return self._ckpt
+
+    def keys(self) -> list[str]:
+        """Tensor names, sorted (as ``safe_open`` lists them)."""
+        return sorted(self._checkpoint.entries)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._checkpoint.entries
+
+    def __len__(self) -> int:
+        return len(self._checkpoint.entries)
+
+    def metadata(self) -> Optional[dict[str, str]]:
+        """The source header's ``__metadata__`` (``None`` if it had none)."""
+        return self._checkpoint.metadata()
+
+    def get_tensor(self, name: str) -> "torch.Tensor":
+        """Decodes one tensor (only its bytes are read)."""
+        return decode([self._checkpoint.info(name)], self.device, self.fallback)[0]
+
+    def get_tensors(self, names: Optional[Iterable[str]] = None) -> dict[str, "torch.Tensor"]:
+        """Decodes several tensors (default: all) in one parallel pass."""
+        ckpt = self._checkpoint
+        infos = [ckpt.info(n) for n in (ckpt.entries if names is None else names)]
+        return {e.name: t for e, t in zip(infos, decode(infos, self.device, self.fallback))}
+
+    def get_slice(self, name: str) -> WcodecSlice:
+        """A lazy handle on one tensor: shape and dtype without decoding."""
+        return WcodecSlice(self, self._checkpoint.info(name))
+
+    def get_bytes(self, name: str) -> bytes:
+        """The tensor's raw bytes, for dtypes torch lacks (``F6_E2M3``, ``F6_E3M2``)."""
+        info = self._checkpoint.info(name)
+        return info.reader.decode_bytes(info.index)
+
+    @property
+    def header_xxh3(self) -> list[int]:
+        """The header checksum of each file: a cheap identity of its content."""
+        return [r.header_xxh3 for r in self._checkpoint.readers]
+
+    @property
+    def files(self) -> list[Path]:
+        """The ``.wcodec`` files behind this reader."""
+        return list(self._checkpoint.files)
+
+    def close(self) -> None:
+        self._ckpt = None
+
+    def __enter__(self) -> "WcodecFile":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._ckpt is None else f"{len(self._ckpt.entries)} tensors"
+        return f"WcodecFile({str(getattr(self._ckpt, 'path', '')) or '?'!r}, {state})"

@@ -1,0 +1,56 @@
+"""The exceptions wcodec raises.
+
+Every error of the codec derives from :class:`WcodecError`. Where Python has a built-in class a
+caller would naturally catch, the wcodec class derives from it too: a missing tensor is also a
+``KeyError``, a missing file also a ``FileNotFoundError``. Argument mistakes (a bad option value)
+raise plain ``ValueError``/``TypeError``.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "WcodecError",
+    "CorruptFileError",
+    "UnsupportedVersionError",
+    "UnsupportedFormatError",
+    "TensorNotFoundError",
+    "WcodecIOError",
+    "WcodecFileNotFoundError",
+    "CudaUnavailableError",
+]
+
+
+class WcodecError(Exception):
+    """Base class of every wcodec error."""
+
+
+class CorruptFileError(WcodecError):
+    """The file is not a valid ``.wcodec`` file, or its data fails its checksums."""
+
+
+class UnsupportedVersionError(WcodecError):
+    """The file was written in a format version this build cannot read."""
+
+
+class UnsupportedFormatError(WcodecError):
+    """The input is not a supported source checkpoint, or a dtype has no equivalent here."""
+
+
+class TensorNotFoundError(WcodecError, KeyError):
+    """No tensor of that name in the checkpoint."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class WcodecIOError(WcodecError, OSError):
+    """An operating-system error while reading or writing a file."""
+
+
+class WcodecFileNotFoundError(WcodecIOError, FileNotFoundError):
+    """A path given to wcodec does not exist."""
+
+
+class CudaUnavailableError(WcodecError, RuntimeError):
+    """Tensors were asked for on a CUDA device that cannot be used (no CUDA device, or the GPU
+    decoder is unavailable and no CPU fallback was allowed)."""

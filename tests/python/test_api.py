@@ -1,0 +1,182 @@
+"""The top-level functions, on the CPU."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import assert_same
+from safetensors.torch import load_file
+
+import wcodec
+
+
+def test_encode_checkpoint_reports_the_summary(st_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.wcodec"
+    s = wcodec.encode_checkpoint(st_file, out, threads=2)
+    assert out.is_file()
+    assert s["original_bytes"] == st_file.stat().st_size
+    assert s["encoded_bytes"] == out.stat().st_size
+    assert s["n_files"] == 1 and s["n_tensors"] == 9
+    assert s["reduction"] == pytest.approx(1 - s["encoded_bytes"] / s["original_bytes"])
+    assert len(s["checksum"]) == 16 and s["seconds"] >= 0
+
+
+def test_encode_refuses_to_overwrite_unless_asked(st_file: Path, wc_file: Path) -> None:
+    before = wc_file.read_bytes()
+    with pytest.raises(ValueError, match="already exists"):
+        wcodec.encode_checkpoint(st_file, wc_file)
+    assert wc_file.read_bytes() == before
+    wcodec.encode_checkpoint(st_file, wc_file, overwrite=True)
+    with pytest.raises(ValueError, match="overwrite the input"):
+        wcodec.encode_checkpoint(st_file, st_file, overwrite=True)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"tile_size": 3}, ValueError),
+        ({"tile_size": 65}, ValueError),
+        ({"tile_size": "16"}, TypeError),
+        ({"predictor_modes": ["left", "diagonal"]}, ValueError),
+        ({"transforms": ["wavelet"]}, ValueError),
+        ({"transforms": "dct"}, TypeError),
+        ({"threads": 0}, ValueError),
+    ],
+)
+def test_encode_validates_its_options(st_file: Path, tmp_path: Path, kwargs: dict, error: type) -> None:
+    with pytest.raises(error):
+        wcodec.encode_checkpoint(st_file, tmp_path / "x.wcodec", **kwargs)
+    assert not (tmp_path / "x.wcodec").exists()
+
+
+def test_decode_checkpoint_to_a_file_restores_the_original(st_file: Path, wc_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "decoded.safetensors"
+    assert wcodec.decode_checkpoint(wc_file, out) is None
+    assert out.read_bytes() == st_file.read_bytes()
+    assert wcodec.verify_checkpoint(st_file, out)["files_identical"]
+
+
+def test_decode_checkpoint_to_tensors_matches_safetensors(st_file: Path, wc_file: Path) -> None:
+    sd = wcodec.decode_checkpoint(wc_file, device="cpu")
+    assert sd is not None
+    assert_same(sd, load_file(str(st_file)))
+    assert sorted(sd) == wcodec.open(wc_file).keys()
+
+
+def test_decode_layer_reads_one_tensor(st_file: Path, wc_file: Path) -> None:
+    ref = load_file(str(st_file))
+    for name in ref:
+        t = wcodec.decode_layer(wc_file, name, device="cpu")
+        assert_same({name: t}, {name: ref[name]})
+
+
+def test_decode_to_state_dict_on_a_sharded_directory(sharded_dir: Path, tmp_path: Path, tensors: dict) -> None:
+    out = tmp_path / "enc"
+    wcodec.encode_checkpoint(sharded_dir, out)
+    assert (out / "model.wcodec.index.json").is_file()
+    sd = wcodec.decode_to_state_dict(out, device="cpu")
+    assert_same(sd, tensors)
+
+
+def test_decode_to_temp_gives_a_loadable_directory_removed_at_exit(sharded_dir: Path, tmp_path: Path) -> None:
+    enc = tmp_path / "enc.wcodec"
+    wcodec.encode_checkpoint(sharded_dir, enc)
+    code = (
+        "import sys, wcodec, pathlib\n"
+        f"d = pathlib.Path(wcodec.decode_to_temp({str(enc)!r}))\n"
+        "print(d)\n"
+        "assert (d / 'model.safetensors.index.json').is_file()\n"
+        "assert (d / 'model-00001-of-00002.safetensors').is_file()\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    decoded = Path(r.stdout.strip())
+    assert not decoded.exists(), "temporary directory left behind"
+
+
+def test_decode_to_temp_of_a_file_keeps_the_source_name(wc_file: Path, st_file: Path) -> None:
+    d = Path(wcodec.decode_to_temp(wc_file))
+    assert (d / "model.safetensors").read_bytes() == st_file.read_bytes()
+
+
+class TinyNet(torch.nn.Module):
+    def __init__(self, width: int = 8) -> None:
+        super().__init__()
+        self.fc1 = torch.nn.Linear(width, 16)
+        self.fc2 = torch.nn.Linear(16, 4)
+        self.register_buffer("steps", torch.tensor(7))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
+def test_load_model_instantiates_loads_and_moves(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    net = TinyNet(width=8)
+    wcodec.torch.save_file(net.state_dict(), tmp_path / "net.wcodec")
+    loaded = wcodec.load_model(tmp_path / "net.wcodec", TinyNet, device="cpu", width=8)
+    assert not loaded.training
+    x = torch.randn(3, 8)
+    assert torch.equal(loaded(x), net(x))
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        wcodec.load_model(tmp_path / "net.wcodec", TinyNet, device="cpu", width=9)
+
+
+def test_load_model_without_a_class_needs_a_model_directory(wc_file: Path) -> None:
+    with pytest.raises(wcodec.UnsupportedFormatError, match="model_class"):
+        wcodec.load_model(wc_file, device="cpu")
+
+
+def test_is_cuda_available_tells_the_truth() -> None:
+    # This build has no GPU decoder: it must not claim one, GPU or not.
+    assert wcodec.is_cuda_available() is False
+
+
+def test_set_decode_params_validates_and_stores() -> None:
+    before = wcodec.get_decode_params()
+    try:
+        wcodec.set_decode_params(tiles_per_block=8, streams=2, use_tensor_cores=True)
+        assert wcodec.get_decode_params() == {"tiles_per_block": 8, "streams": 2, "use_tensor_cores": True}
+        for bad in ({"tiles_per_block": 3}, {"tiles_per_block": 0}, {"streams": 0}, {"streams": 1000}):
+            with pytest.raises(ValueError):
+                wcodec.set_decode_params(**bad)
+        with pytest.raises(TypeError):
+            wcodec.set_decode_params(streams=2.0)  # type: ignore[arg-type]
+        with pytest.raises(TypeError):
+            wcodec.set_decode_params(use_tensor_cores="yes")  # type: ignore[arg-type]
+        assert wcodec.get_decode_params()["tiles_per_block"] == 8
+    finally:
+        wcodec.set_decode_params(**before)
+
+
+def test_cache_dir_is_filled_then_reused(wc_file: Path, st_file: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = wcodec.decode_to_state_dict(wc_file, device="cpu", cache_dir=cache)
+    files = list(cache.iterdir())
+    assert len(files) == 1
+    reader = wcodec.open(wc_file)
+    assert files[0].name.startswith(f"{reader.header_xxh3[0]:016x}")
+    assert files[0].read_bytes() == st_file.read_bytes()
+    mtime = files[0].stat().st_mtime_ns
+    second = wcodec.decode_to_state_dict(wc_file, device="cpu", cache_dir=cache)
+    assert files[0].stat().st_mtime_ns == mtime, "cache rewritten instead of reused"
+    assert_same(first, second)
+    assert_same(second, load_file(str(st_file)))
+
+
+def test_a_truncated_cache_entry_is_rebuilt(wc_file: Path, st_file: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    wcodec.decode_to_state_dict(wc_file, device="cpu", cache_dir=cache)
+    entry = next(cache.iterdir())
+    entry.write_bytes(entry.read_bytes()[:100])
+    sd = wcodec.decode_to_state_dict(wc_file, device="cpu", cache_dir=cache)
+    assert_same(sd, load_file(str(st_file)))
+    assert entry.read_bytes() == st_file.read_bytes()
+
+
+def test_import_wcodec_does_not_import_torch() -> None:
+    code = "import sys, wcodec; assert 'torch' not in sys.modules, 'torch imported'"
+    subprocess.run([sys.executable, "-c", code], check=True)
