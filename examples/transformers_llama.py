@@ -17,11 +17,11 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import torch  # noqa: E402
-import transformers  # noqa: E402
+import torch
+import transformers
 
-import wcodec  # noqa: E402
-import wcodec.transformers  # noqa: E402
+import wcodec
+import wcodec.transformers
 
 
 def minilm(out: Path) -> None:

@@ -25,11 +25,11 @@ from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import torch  # noqa: E402
-import transformers  # noqa: E402
+import torch
+import transformers
 
-import wcodec  # noqa: E402
-import wcodec.transformers  # noqa: E402
+import wcodec
+import wcodec.transformers
 
 TASKS = ("vader-sentiment",)
 
@@ -62,7 +62,9 @@ def vader_words(limit: int) -> tuple[list[str], torch.Tensor]:
     return words, labels
 
 
-def outputs(model: torch.nn.Module, tokenizer: Any, words: list[str], batch: int) -> tuple[torch.Tensor, list[torch.Tensor]]:
+def outputs(
+    model: torch.nn.Module, tokenizer: Any, words: list[str], batch: int
+) -> tuple[torch.Tensor, list[torch.Tensor]]:
     """Mean-pooled embeddings, and every raw output tensor (for the difference)."""
     pooled, raw = [], []
     with torch.no_grad():

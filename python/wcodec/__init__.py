@@ -44,28 +44,28 @@ if TYPE_CHECKING:
 __version__: str = _wcodec.__version__
 
 __all__ = [
+    "CorruptFileError",
+    "CudaUnavailableError",
+    "TensorNotFoundError",
+    "UnsupportedFormatError",
+    "UnsupportedVersionError",
+    "WcodecError",
+    "WcodecFile",
+    "WcodecFileNotFoundError",
+    "WcodecIOError",
+    "WcodecSlice",
     "__version__",
-    "encode_checkpoint",
     "decode_checkpoint",
     "decode_layer",
     "decode_to_state_dict",
     "decode_to_temp",
-    "load_model",
-    "is_cuda_available",
-    "set_decode_params",
+    "encode_checkpoint",
     "get_decode_params",
+    "is_cuda_available",
+    "load_model",
     "open",
+    "set_decode_params",
     "verify_checkpoint",
-    "WcodecFile",
-    "WcodecSlice",
-    "WcodecError",
-    "CorruptFileError",
-    "UnsupportedVersionError",
-    "UnsupportedFormatError",
-    "TensorNotFoundError",
-    "WcodecIOError",
-    "WcodecFileNotFoundError",
-    "CudaUnavailableError",
 ]
 
 
@@ -79,10 +79,10 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def open(  # noqa: A001 - mirrors safetensors.safe_open / builtins.open on purpose
+def open(
     path: PathLike,
     framework: str = "pt",
-    device: "DeviceLike" = "cpu",
+    device: DeviceLike = "cpu",
     fallback: Optional[str] = "cpu",
 ) -> WcodecFile:
     """Opens a ``.wcodec`` file or encoded model directory for lazy reading, like

@@ -8,8 +8,9 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Optional
 
 from . import _cache, _device, _reader, _wcodec
 from ._files import PathLike, checkpoint_files
@@ -89,14 +90,14 @@ def encode_checkpoint(
 def decode_checkpoint(
     input_path: PathLike,
     output_path: Optional[PathLike] = None,
-    device: "_device.DeviceLike" = "cuda",
+    device: _device.DeviceLike = "cuda",
     fallback: Optional[str] = "cpu",
     *,
     stream: Any = None,
     threads: Optional[int] = None,
     overwrite: bool = False,
     cache_dir: Optional[PathLike] = None,
-) -> "Optional[dict[str, torch.Tensor]]":
+) -> Optional[dict[str, torch.Tensor]]:
     """Decodes a ``.wcodec`` file or encoded model directory.
 
     With ``output_path``: rebuilds the original file(s) there, byte for byte (every tensor is
@@ -118,12 +119,12 @@ def decode_checkpoint(
 
 def decode_to_state_dict(
     path: PathLike,
-    device: "_device.DeviceLike" = "cuda",
+    device: _device.DeviceLike = "cuda",
     fallback: Optional[str] = "cpu",
     *,
     stream: Any = None,
     cache_dir: Optional[PathLike] = None,
-) -> "dict[str, torch.Tensor]":
+) -> dict[str, torch.Tensor]:
     """Every tensor of a ``.wcodec`` file or encoded model directory, by name, on ``device``
     (see :func:`decode_checkpoint` for ``device``, ``fallback``, ``stream`` and ``cache_dir``)."""
     dev = _device.resolve(device, fallback)
@@ -147,9 +148,9 @@ def decode_to_state_dict(
 def decode_layer(
     wcodec_path: PathLike,
     layer_name: str,
-    device: "_device.DeviceLike" = "cuda",
+    device: _device.DeviceLike = "cuda",
     fallback: Optional[str] = "cpu",
-) -> "torch.Tensor":
+) -> torch.Tensor:
     """Decodes one tensor (only its bytes are read). Safe to call from many threads at once:
     the GIL is released while decoding and open files are shared."""
     ckpt = _reader.Checkpoint(wcodec_path)
@@ -195,13 +196,13 @@ def decode_to_temp(path: PathLike) -> str:
 def load_model(
     wcodec_path: PathLike,
     model_class: Optional[type] = None,
-    device: "_device.DeviceLike" = "cuda",
+    device: _device.DeviceLike = "cuda",
     *,
     fallback: Optional[str] = "cpu",
     strict: bool = True,
     cache_dir: Optional[PathLike] = None,
     **model_kwargs: Any,
-) -> "torch.nn.Module":
+) -> torch.nn.Module:
     """Instantiates ``model_class(**model_kwargs)`` on ``device``, loads the decoded tensors into
     it and returns it in eval mode.
 

@@ -22,12 +22,12 @@ if TYPE_CHECKING:
     from . import _wcodec
 
 
-def cache_path(cache_dir: PathLike, reader: "_wcodec.Reader") -> Path:
+def cache_path(cache_dir: PathLike, reader: _wcodec.Reader) -> Path:
     """Where the decoded form of ``reader``'s file lives in ``cache_dir``."""
     return Path(os.fspath(cache_dir)) / f"{reader.header_xxh3:016x}-{reader.file_bytes:x}.safetensors"
 
 
-def load_cached(cache_dir: PathLike, reader: "_wcodec.Reader") -> "dict[str, torch.Tensor] | None":
+def load_cached(cache_dir: PathLike, reader: _wcodec.Reader) -> dict[str, torch.Tensor] | None:
     """The tensors of ``reader``'s file, through the cache (filled on a miss); ``None`` when the
     cache cannot be written (a warning says why) so the caller decodes directly."""
     import safetensors.torch

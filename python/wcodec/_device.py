@@ -36,7 +36,7 @@ def is_cuda_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
-def resolve(device: DeviceLike, fallback: Optional[str]) -> "torch.device":
+def resolve(device: DeviceLike, fallback: Optional[str]) -> torch.device:
     """Checks a destination device; returns it as a ``torch.device``.
 
     CPU destinations always work. A CUDA destination needs a visible CUDA device; without the GPU

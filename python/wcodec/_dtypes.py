@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from .errors import UnsupportedFormatError
 
@@ -35,7 +36,7 @@ _TORCH_NAMES = {
 }
 
 
-def torch_dtype(name: str) -> "torch.dtype":
+def torch_dtype(name: str) -> torch.dtype:
     """The torch dtype of a safetensors dtype name."""
     import torch
 
@@ -49,7 +50,7 @@ def torch_dtype(name: str) -> "torch.dtype":
     return dtype
 
 
-def safetensors_name(dtype: "torch.dtype") -> str:
+def safetensors_name(dtype: torch.dtype) -> str:
     """The safetensors name of a torch dtype."""
     import torch
 

@@ -66,7 +66,7 @@ def is_wcodec_dir(path: PathLike) -> bool:
 # same file again and again, so recently opened readers are kept (keyed by identity and mtime, so
 # a rewritten file is reopened).
 _CACHE_SIZE = 16
-_cache: "OrderedDict[tuple[str, int, int, int], _wcodec.Reader]" = OrderedDict()
+_cache: OrderedDict[tuple[str, int, int, int], _wcodec.Reader] = OrderedDict()
 _cache_lock = threading.Lock()
 
 

@@ -8,8 +8,9 @@ CPU and copying (this build has no GPU decoder).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, NamedTuple, Optional
+from typing import TYPE_CHECKING, Any, NamedTuple, Optional
 
 from . import _device, _dtypes
 from ._files import PathLike, checkpoint_files, open_reader
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 class TensorInfo(NamedTuple):
     """Where a tensor lives and what it is (dtype as safetensors spells it)."""
 
-    reader: "_wcodec.Reader"
+    reader: _wcodec.Reader
     index: int
     name: str
     dtype: str
@@ -64,10 +65,10 @@ class Checkpoint:
 
 def decode(
     entries: Iterable[TensorInfo],
-    device: "_device.DeviceLike" = "cpu",
+    device: _device.DeviceLike = "cpu",
     fallback: Optional[str] = "cpu",
     stream: Any = None,
-) -> list["torch.Tensor"]:
+) -> list[torch.Tensor]:
     """Decodes tensors (one parallel pass per file) and returns them on ``device``."""
     import torch
 
@@ -97,7 +98,7 @@ def decode(
     return result
 
 
-def _to_device(tensors: list["torch.Tensor"], dev: "torch.device", stream: Any) -> list["torch.Tensor"]:
+def _to_device(tensors: list[torch.Tensor], dev: torch.device, stream: Any) -> list[torch.Tensor]:
     import torch
 
     if dev.type == "cuda" and stream is not None:
@@ -110,7 +111,7 @@ class WcodecSlice:
     """A tensor not decoded yet, as ``safe_open(...).get_slice`` returns (``get_shape()``,
     ``get_dtype()``, indexing). Indexing decodes the whole tensor, then slices it."""
 
-    def __init__(self, file: "WcodecFile", info: TensorInfo) -> None:
+    def __init__(self, file: WcodecFile, info: TensorInfo) -> None:
         self._file = file
         self._info = info
 
@@ -121,10 +122,10 @@ class WcodecSlice:
         return self._info.dtype
 
     @property
-    def device(self) -> "torch.device":
+    def device(self) -> torch.device:
         return _device.resolve(self._file.device, self._file.fallback)
 
-    def __getitem__(self, index: Any) -> "torch.Tensor":
+    def __getitem__(self, index: Any) -> torch.Tensor:
         full = self._file.get_tensor(self._info.name)
         part = full[index]
         return part.clone() if part.numel() < full.numel() else part
@@ -150,7 +151,7 @@ class WcodecFile:
         self,
         path: PathLike,
         framework: str = "pt",
-        device: "_device.DeviceLike" = "cpu",
+        device: _device.DeviceLike = "cpu",
         fallback: Optional[str] = "cpu",
     ) -> None:
         if framework not in ("pt", "torch", "pytorch"):
@@ -183,11 +184,11 @@ class WcodecFile:
         """The source header's ``__metadata__`` (``None`` if it had none)."""
         return self._checkpoint.metadata()
 
-    def get_tensor(self, name: str) -> "torch.Tensor":
+    def get_tensor(self, name: str) -> torch.Tensor:
         """Decodes one tensor (only its bytes are read)."""
         return decode([self._checkpoint.info(name)], self.device, self.fallback)[0]
 
-    def get_tensors(self, names: Optional[Iterable[str]] = None) -> dict[str, "torch.Tensor"]:
+    def get_tensors(self, names: Optional[Iterable[str]] = None) -> dict[str, torch.Tensor]:
         """Decodes several tensors (default: all) in one parallel pass."""
         ckpt = self._checkpoint
         infos = [ckpt.info(n) for n in (ckpt.entries if names is None else names)]
@@ -215,7 +216,7 @@ class WcodecFile:
     def close(self) -> None:
         self._ckpt = None
 
-    def __enter__(self) -> "WcodecFile":
+    def __enter__(self) -> WcodecFile:
         return self
 
     def __exit__(self, *exc: object) -> None:

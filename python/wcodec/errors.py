@@ -9,14 +9,14 @@ raise plain ``ValueError``/``TypeError``.
 from __future__ import annotations
 
 __all__ = [
-    "WcodecError",
     "CorruptFileError",
-    "UnsupportedVersionError",
-    "UnsupportedFormatError",
-    "TensorNotFoundError",
-    "WcodecIOError",
-    "WcodecFileNotFoundError",
     "CudaUnavailableError",
+    "TensorNotFoundError",
+    "UnsupportedFormatError",
+    "UnsupportedVersionError",
+    "WcodecError",
+    "WcodecFileNotFoundError",
+    "WcodecIOError",
 ]
 
 

@@ -18,7 +18,7 @@ from . import _device, _wcodec
 from ._api import decode_to_state_dict
 from ._files import PathLike
 
-__all__ = ["save_file", "load_file"]
+__all__ = ["load_file", "save_file"]
 
 
 def save_file(

@@ -23,7 +23,6 @@ import types
 from pathlib import Path
 from typing import Any, Optional
 
-import torch
 import transformers
 
 from . import _device
@@ -31,7 +30,7 @@ from ._api import decode_to_state_dict
 from ._files import PathLike, is_wcodec_dir
 from .errors import UnsupportedFormatError
 
-__all__ = ["from_pretrained", "patch", "unpatch", "is_patched"]
+__all__ = ["from_pretrained", "is_patched", "patch", "unpatch"]
 
 
 def _model_class(config: Any) -> type:
@@ -52,7 +51,7 @@ def from_pretrained(
     path: PathLike,
     model_class: Optional[type] = None,
     *,
-    device: "_device.DeviceLike" = "cpu",
+    device: _device.DeviceLike = "cpu",
     fallback: Optional[str] = "cpu",
     cache_dir: Optional[PathLike] = None,
     **kwargs: Any,

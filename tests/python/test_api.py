@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import assert_same
 from safetensors.torch import load_file
 
 import wcodec
+from conftest import assert_same
 
 
 def test_encode_checkpoint_reports_the_summary(st_file: Path, tmp_path: Path) -> None:

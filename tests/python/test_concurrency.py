@@ -7,10 +7,10 @@ import threading
 from pathlib import Path
 
 import torch
-from conftest import assert_same
 from safetensors.torch import load_file, save_file
 
 import wcodec
+from conftest import assert_same
 
 
 def test_decode_layer_from_a_thread_pool(tmp_path: Path) -> None:
@@ -42,7 +42,7 @@ def test_threads_share_one_open_file(wc_file: Path) -> None:
             try:
                 for _ in range(20):
                     assert_same(f.get_tensors(), expected)
-            except BaseException as e:  # noqa: BLE001 - reported below
+            except BaseException as e:
                 errors.append(e)
 
         threads = [threading.Thread(target=work) for _ in range(6)]

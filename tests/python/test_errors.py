@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import GOLDEN, REJECT
 
 import wcodec
+from conftest import GOLDEN, REJECT
 
 
 def test_the_hierarchy() -> None:
@@ -44,7 +44,7 @@ def test_a_missing_path(tmp_path: Path) -> None:
 
 
 def test_a_directory_without_wcodec_files(tmp_path: Path) -> None:
-    with pytest.raises(wcodec.WcodecError, match="no .wcodec files"):
+    with pytest.raises(wcodec.WcodecError, match=r"no \.wcodec files"):
         wcodec.open(tmp_path)
 
 

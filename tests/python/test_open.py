@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import assert_same
 from safetensors import safe_open
 from safetensors.torch import load_file
 
 import wcodec
+from conftest import assert_same
 
 
 def test_keys_metadata_and_tensors_match_safe_open(st_file: Path, wc_file: Path) -> None:

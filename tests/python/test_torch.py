@@ -6,10 +6,10 @@ from pathlib import Path
 
 import safetensors.torch
 import torch
-from conftest import assert_same
 
 import wcodec
 import wcodec.torch
+from conftest import assert_same
 
 
 def test_save_file_decodes_to_exactly_what_safetensors_writes(tensors: dict, tmp_path: Path) -> None:
