@@ -82,6 +82,10 @@ bench: build $(VPY) ## build the public test set and measure wcodec vs zstd, lz4
 	$(VPY) bench/make_testset.py --out bench/data
 	$(VPY) bench/run.py --data bench/data $(BENCH_ARGS)
 
+.PHONY: bench-python
+bench-python: install-python ## Python loading into torch: wcodec vs safetensors, transformers, decode_layer threads (writes docs/benchmarks.md)
+	$(TEST_VENV)/bin/python bench/load.py --write
+
 .PHONY: clean
 clean: ## remove build outputs and demo files
 	$(CARGO) clean

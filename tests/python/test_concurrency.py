@@ -51,3 +51,22 @@ def test_threads_share_one_open_file(wc_file: Path) -> None:
         for t in threads:
             t.join()
     assert not errors, errors[0]
+
+
+def test_decoding_releases_the_gil(tmp_path: Path) -> None:
+    """While one thread decodes a large tensor, Python code keeps running in another."""
+    g = torch.Generator().manual_seed(5)
+    big = torch.randint(120, 136, (48 << 20,), generator=g, dtype=torch.uint8).view(torch.int8)
+    save_file({"big": big}, str(tmp_path / "big.safetensors"))
+    wcodec.encode_checkpoint(tmp_path / "big.safetensors", tmp_path / "big.wcodec")
+    with wcodec.open(tmp_path / "big.wcodec") as f:
+        f.get_tensor("big")  # warm the page cache
+        result: list[torch.Tensor] = []
+        worker = threading.Thread(target=lambda: result.append(f.get_tensor("big")))
+        spins = 0
+        worker.start()
+        while worker.is_alive():
+            spins += 1
+        worker.join()
+    assert torch.equal(result[0], big)
+    assert spins > 1000, f"the main thread ran only {spins} iterations during the decode"
