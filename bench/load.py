@@ -34,13 +34,13 @@ from typing import Callable
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import safetensors.torch  # noqa: E402
-import torch  # noqa: E402
-import transformers  # noqa: E402
+import safetensors.torch
+import torch
+import transformers
 
-import wcodec  # noqa: E402
-import wcodec.torch  # noqa: E402
-import wcodec.transformers  # noqa: E402
+import wcodec
+import wcodec.torch
+import wcodec.transformers
 
 REPO = Path(__file__).resolve().parents[1]
 START, END = "<!-- bench:python:start -->", "<!-- bench:python:end -->"

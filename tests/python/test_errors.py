@@ -143,3 +143,13 @@ def test_cuda_without_the_gpu_decoder_needs_the_fallback(wc_file: Path) -> None:
         wcodec.decode_layer(wc_file, "scalar", device="cuda", fallback=None)
     t = wcodec.decode_layer(wc_file, "scalar", device="cuda", fallback="cpu")
     assert t.device.type == "cuda" and t.item() == 3.5
+
+
+def test_os_errors_carry_errno_and_filename(tmp_path: Path) -> None:
+    target = tmp_path / "no-such-dir" / "out.safetensors"
+    wcodec.torch.save_file({"a": torch.zeros(2)}, tmp_path / "a.wcodec")
+    with pytest.raises(wcodec.WcodecIOError) as e:
+        wcodec.decode_checkpoint(tmp_path / "a.wcodec", target)
+    assert e.value.errno == errno.ENOENT
+    assert e.value.filename and "no-such-dir" in e.value.filename
+    assert "(os error" not in str(e.value)

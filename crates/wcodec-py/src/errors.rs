@@ -50,9 +50,17 @@ fn core_to_py(e: &wcodec::Error) -> PyErr {
         use wcodec::Error as E;
         let msg = e.to_string();
         match e {
-            E::Io { cause, path, .. } => {
+            E::Io { op, cause, path } => {
+                // OSError(errno, strerror, filename) prints "[Errno 2] open: No such file or
+                // directory: 'path'" and sets `.errno` and `.filename` as Python code expects.
                 let errno = cause.raw_os_error().unwrap_or(0);
-                let args = (errno, msg, path.to_string_lossy().into_owned());
+                let text = cause.to_string();
+                let text = text.split(" (os error").next().unwrap_or(&text);
+                let args = (
+                    errno,
+                    format!("{op}: {text}"),
+                    path.to_string_lossy().into_owned(),
+                );
                 if cause.kind() == std::io::ErrorKind::NotFound {
                     WcodecFileNotFoundError::new_err(args)
                 } else {
