@@ -108,6 +108,23 @@ def assert_same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
         assert torch.equal(as_bytes(x), as_bytes(y)), k
 
 
+def raw_tensors(path: Path) -> dict[str, tuple[str, list[int], bytes]]:
+    """``{name: (dtype, shape, bytes)}`` of a safetensors file, read by hand (independently of
+    the safetensors package, which refuses some legal sub-byte shapes)."""
+    import json
+    import struct
+
+    data = path.read_bytes()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + n])
+    header.pop("__metadata__", None)
+    base = 8 + n
+    return {
+        k: (v["dtype"], v["shape"], data[base + v["data_offsets"][0] : base + v["data_offsets"][1]])
+        for k, v in header.items()
+    }
+
+
 def as_bytes(t: torch.Tensor) -> torch.Tensor:
     """The tensor's bytes (NaN-safe, -0.0-safe comparison)."""
     return t.detach().cpu().contiguous().reshape(-1).view(torch.uint8)
