@@ -1,0 +1,74 @@
+//! Every kernel compiles through NVRTC for every architecture CI targets. Needs no GPU: only
+//! libnvrtc (pip `nvidia-cuda-nvrtc`, found through `WCODEC_NVRTC_PATH` or the library path).
+//! Skips with a message when NVRTC cannot be loaded, unless `WCODEC_REQUIRE_NVRTC=1` (CI), which
+//! turns the skip into a failure.
+
+use wcodec_cuda::{compile_cubin, kernel_source, nvrtc_info, CI_ARCHS};
+
+fn nvrtc_or_skip() -> bool {
+    match nvrtc_info() {
+        Ok((path, (major, minor))) => {
+            eprintln!("NVRTC {major}.{minor} from {path}");
+            true
+        }
+        Err(e) => {
+            assert!(
+                std::env::var_os("WCODEC_REQUIRE_NVRTC").is_none_or(|v| v != "1"),
+                "WCODEC_REQUIRE_NVRTC=1 but {e}"
+            );
+            eprintln!("skipping: {e}");
+            false
+        }
+    }
+}
+
+#[test]
+fn kernels_compile_for_every_ci_architecture() {
+    if !nvrtc_or_skip() {
+        return;
+    }
+    for &arch in CI_ARCHS {
+        let started = std::time::Instant::now();
+        let cubin = compile_cubin(arch).unwrap_or_else(|e| panic!("{e}"));
+        assert!(
+            cubin.starts_with(b"\x7fELF"),
+            "sm_{}{} output is not a cubin",
+            arch.0,
+            arch.1
+        );
+        eprintln!(
+            "sm_{}{}: {} bytes in {:.0} ms",
+            arch.0,
+            arch.1,
+            cubin.len(),
+            started.elapsed().as_secs_f64() * 1e3
+        );
+    }
+}
+
+#[test]
+fn kernel_source_holds_every_entry_point_and_no_include() {
+    let src = kernel_source();
+    for name in wcodec_cuda::KERNEL_NAMES {
+        assert!(
+            src.contains(&format!("void __launch_bounds__(256) {name}(")),
+            "{name} missing"
+        );
+    }
+    assert!(
+        !src.lines().any(|l| l.trim_start().starts_with("#include")),
+        "NVRTC gets no include paths"
+    );
+}
+
+/// Prints ptxas's resource report (registers, spills, shared memory) for sm_90: run with
+/// `--nocapture` to read it.
+#[test]
+fn resource_usage_report() {
+    if !nvrtc_or_skip() {
+        return;
+    }
+    let log = wcodec_cuda::compile_report((9, 0)).unwrap_or_else(|e| panic!("{e}"));
+    eprintln!("{log}");
+    assert!(!log.contains("bytes stack frame, 0 bytes spill") || log.contains("ptxas"));
+}
