@@ -258,6 +258,18 @@ impl Drop for CtxGuard {
     }
 }
 
+/// The calling thread's current context, as an address (0: none). For tests that check the
+/// caller's context is left alone.
+pub fn current_context() -> Result<u64> {
+    ensure_driver()?;
+    let mut ctx: sys::CUcontext = std::ptr::null_mut();
+    // SAFETY: valid out-pointer.
+    check("cuCtxGetCurrent", unsafe {
+        sys::cuCtxGetCurrent(&raw mut ctx)
+    })?;
+    Ok(ctx as u64)
+}
+
 /// The ordinal of the device that owns `ptr`, and the allocation range around it when the
 /// driver can tell (`None` for memory it does not describe, e.g. some virtual-memory mappings).
 pub(crate) fn pointer_info(ptr: u64) -> Result<(usize, Option<(u64, u64)>)> {

@@ -38,7 +38,7 @@ pub use decoder::{
     copy_device_to_device, device_count, device_of_pointer, is_available, CudaDecoder,
     DecodeParams, DecodeStats, DeviceJob, ResidentBatch, StreamHandle, Timer,
 };
-pub use driver::{DeviceBuffer, DeviceInfo};
+pub use driver::{current_context, DeviceBuffer, DeviceInfo};
 pub use error::{Error, Result};
-pub use nvrtc::{cache_dir, compile_cubin, compile_report, nvrtc_info};
+pub use nvrtc::{cache_dir, compile_cubin, compile_ptx, compile_report, nvrtc_info};
 pub use source::{compile_options, emulation_source, kernel_source, CI_ARCHS, KERNEL_NAMES};

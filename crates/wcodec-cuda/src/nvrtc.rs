@@ -37,6 +37,8 @@ struct Api {
     compile: unsafe extern "C" fn(Program, c_int, *const *const c_char) -> NvrtcResult,
     log_size: unsafe extern "C" fn(Program, *mut usize) -> NvrtcResult,
     log: unsafe extern "C" fn(Program, *mut c_char) -> NvrtcResult,
+    ptx_size: unsafe extern "C" fn(Program, *mut usize) -> NvrtcResult,
+    ptx: unsafe extern "C" fn(Program, *mut c_char) -> NvrtcResult,
     cubin_size: unsafe extern "C" fn(Program, *mut usize) -> NvrtcResult,
     cubin: unsafe extern "C" fn(Program, *mut c_char) -> NvrtcResult,
     destroy: unsafe extern "C" fn(*mut Program) -> NvrtcResult,
@@ -96,6 +98,8 @@ fn bind(lib: libloading::Library, path: &Path) -> Result<Api, String> {
         compile: sym!(b"nvrtcCompileProgram"),
         log_size: sym!(b"nvrtcGetProgramLogSize"),
         log: sym!(b"nvrtcGetProgramLog"),
+        ptx_size: sym!(b"nvrtcGetPTXSize"),
+        ptx: sym!(b"nvrtcGetPTX"),
         cubin_size: sym!(b"nvrtcGetCUBINSize"),
         cubin: sym!(b"nvrtcGetCUBIN"),
         destroy: sym!(b"nvrtcDestroyProgram"),
@@ -146,6 +150,48 @@ impl Drop for ProgramGuard<'_> {
 /// Compiles the kernel source for `sm_{major}{minor}` and returns the cubin (no cache).
 pub fn compile_cubin(arch: (u32, u32)) -> Result<Vec<u8>> {
     compile(arch, false).map(|(cubin, _)| cubin)
+}
+
+/// The PTX NVRTC generates for `arch` (for reading: which loads are shared-memory loads, how
+/// wide the global accesses are). Not what is loaded: the crate loads cubins.
+pub fn compile_ptx(arch: (u32, u32)) -> Result<String> {
+    let api = api()?;
+    let arch_name = format!("compute_{}{}", arch.0, arch.1);
+    let options = source::compile_options(&arch_name);
+    let src = CString::new(source::kernel_source()).expect("kernel source has no NUL");
+    let mut prog: Program = std::ptr::null_mut();
+    // SAFETY: as in `compile`.
+    let r = unsafe {
+        (api.create)(
+            &raw mut prog,
+            src.as_ptr(),
+            std::ptr::null(),
+            0,
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    if r != 0 {
+        return Err(Error::Internal(api.err_text(r)));
+    }
+    let guard = ProgramGuard { api, prog };
+    let c_opts: Vec<CString> = options
+        .iter()
+        .map(|o| CString::new(o.as_str()).expect("no NUL"))
+        .collect();
+    let ptrs: Vec<*const c_char> = c_opts.iter().map(|o| o.as_ptr()).collect();
+    // SAFETY: as in `compile`.
+    let r = unsafe { (api.compile)(guard.prog, ptrs.len() as c_int, ptrs.as_ptr()) };
+    if r != 0 {
+        return Err(Error::Internal(program_log(api, guard.prog)));
+    }
+    let mut size = 0usize;
+    // SAFETY: valid out-pointer.
+    unsafe { (api.ptx_size)(guard.prog, &raw mut size) };
+    let mut buf = vec![0u8; size];
+    // SAFETY: the buffer holds the reported size.
+    unsafe { (api.ptx)(guard.prog, buf.as_mut_ptr().cast::<c_char>()) };
+    Ok(String::from_utf8_lossy(&buf[..size.saturating_sub(1)]).into_owned())
 }
 
 /// Compiles for `arch` with ptxas's verbose report and returns the compiler log (registers,

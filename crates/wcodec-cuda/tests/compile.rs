@@ -72,3 +72,30 @@ fn resource_usage_report() {
     eprintln!("{log}");
     assert!(!log.contains("bytes stack frame, 0 bytes spill") || log.contains("ptxas"));
 }
+
+/// The decode loop's table and ring reads are shared-memory loads (`ld.shared`), not generic
+/// ones: the compiler must see through the pointer passed to the inlined item decoder.
+#[test]
+fn decode_loop_reads_shared_memory() {
+    if !nvrtc_or_skip() {
+        return;
+    }
+    let ptx = wcodec_cuda::compile_ptx((9, 0)).unwrap_or_else(|e| panic!("{e}"));
+    let body = ptx
+        .split(".entry wcodec_decode_p1")
+        .nth(1)
+        .expect("p1 entry")
+        .split(".entry")
+        .next()
+        .unwrap();
+    let shared = body.matches("ld.shared").count();
+    let generic = body
+        .lines()
+        .filter(|l| {
+            let l = l.trim_start();
+            l.starts_with("ld.u") || l.starts_with("ld.b") || l.starts_with("ld.v")
+        })
+        .count();
+    eprintln!("wcodec_decode_p1: {shared} ld.shared, {generic} generic loads");
+    assert!(shared >= 2, "table and ring reads should be ld.shared");
+}

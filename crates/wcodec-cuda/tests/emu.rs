@@ -154,3 +154,26 @@ fn corrupt_files_fail_exactly_when_the_cpu_fails() {
     eprintln!("{tried} corrupt variants, {rejected} rejected by both decoders");
     assert!(rejected > 0);
 }
+
+#[test]
+fn tensors_split_across_batches_and_blocked_checksums() {
+    let Some(b) = emulator() else { return };
+    // 2.5 MiB of int8 and a 1.5 MiB raw tensor with 1 MiB staging: both are split over several
+    // batches, and both take the blocked (over 1 MiB) checksum.
+    let file = common::encode(
+        &[
+            ("big_int8", wcodec::Dtype::I8, 5 << 19, 21),
+            ("noise_big", wcodec::Dtype::U8, 3 << 19, 22),
+            ("bf16", wcodec::Dtype::BF16, 300_000, 23),
+        ],
+        16384,
+    );
+    let archive = Archive::from_bytes(file).expect("opens");
+    let params = DecodeParams {
+        staging_bytes: 1 << 20,
+        chunks_per_block: 8,
+        ..DecodeParams::default()
+    };
+    let (result, got) = b.decode_all(&archive, &params);
+    common::assert_matches_cpu("split batches", &archive, &result, &got);
+}

@@ -13,10 +13,12 @@
 // holds its last byte; the host leaves >= 512 bytes of slack after the last chunk of a batch, so
 // no read leaves the staging allocation, whatever the chunk contents.
 //
-// Corruption (format.md §5.4): an initial state below L, a word wanted past the end of the
-// stream, words left over, or a lane that does not end at L set the item's status (code | plane
-// << 8) and stop the warp; no read or write depends on the stored words beyond these bounds:
-// every read index is checked against the stream end before use, and every write goes to element
+// Corruption (format.md §5.4): an initial state below L, words wanted past the end of the stream,
+// words left over, or a lane that does not end at L set the item's status (code | plane << 8).
+// No read or write depends on the stored words beyond these bounds: global reads are whole units
+// below `nu` (fixed by the chunk's size, not its contents), words are read from the ring in
+// shared memory (a corrupt stream that runs past its end reads stale ring bytes, and the position
+// check reports it at the next ring check or at the end), and every write goes to element
 // e < n_elems of the item's own output range, which the host checked against the caller's buffer.
 //
 // A later format version (tile prediction/transforms) adds a reconstruction pass after this
@@ -91,12 +93,13 @@ WC_DEVICE void stream_advance(Stream& s, u8* smem) {
     }
 }
 
-template <int NP>
-WC_DEVICE void store_word(u8* dst, u32 e, typename WordOf<NP>::T t, bool rotate) {
+template <int NP, int ROT>
+WC_DEVICE void store_word(u8* dst, u32 e, typename WordOf<NP>::T t, bool rotate_rt) {
+    const bool rotate = ROT < 0 ? rotate_rt : ROT == 1;
     if (NP == 1) {
         dst[e] = (u8)t;
     } else if (NP == 2) {
-        u32 v = t & 0xffffu;
+        u32 v = (u32)t & 0xffffu;
         if (rotate) v = ((v >> 1) | (v << 15)) & 0xffffu;
         ((u16*)dst)[e] = (u16)v;
     } else if (NP == 4) {
@@ -110,37 +113,130 @@ WC_DEVICE void store_word(u8* dst, u32 e, typename WordOf<NP>::T t, bool rotate)
     }
 }
 
+// Whether plane p is a rANS plane for this item: fixed at compile time when RM >= 0 (a mask),
+// read from `tab` when RM < 0.
+template <int RM>
+WC_DEVICE bool is_rans(int p, const u32* tab) {
+    return RM >= 0 ? ((RM >> p) & 1) != 0 : tab[p] != WCODEC_RAW_TABLE;
+}
+
+// The per-item decode state, all in registers once inlined.
 template <int NP>
-WC_DEVICE void decode_item(const DecodeArgs& a, u32 item_index, u8* smem, u32 ring0) {
-    typedef typename WordOf<NP>::T W;
-    const DecodeItem it = ((const DecodeItem*)a.items)[item_index];
-    const PlaneRef* refs = (const PlaneRef*)a.refs + it.first_ref;
-    const u32* tables = (const u32*)smem;
-    const u32 lane = wc_lane();
-    const u32 m = it.n_elems;
+struct ItemState {
     Stream st[NP];
     u32 x[NP];
-    u32 tab[NP];
+    u32 tab[NP];  // first entry of the plane's table in shared memory, or WCODEC_RAW_TABLE
+};
+
+// One step: element 32*step + lane of every plane. FULL: every lane has an element.
+template <int NP, int RM, int ROT, bool FULL>
+WC_DEVICE void item_step(ItemState<NP>& s, u32 step, u32 m, u8* smem, const u32* tables,
+                         u8* dst, bool rotate, u32 lane, u32 lanes_below) {
+    typedef typename WordOf<NP>::T W;
+    const u32 e = (step << 5) + lane;
+    const bool active = FULL || e < m;
+    W word = 0;
+#pragma unroll
+    for (int p = 0; p < NP; ++p) {
+        u32 sym;
+        if (is_rans<RM>(p, s.tab)) {
+            const u32 xs = s.x[p];
+            const u32 ent = tables[s.tab[p] + (xs & (WC_PROB_SCALE - 1u))];
+            sym = ent & 0xffu;
+            u32 nx = (((ent >> 8) & 0xfffu) + 1u) * (xs >> WCODEC_PROB_BITS) + (ent >> 20);
+            const bool need = active && nx < WCODEC_RANS_L;
+            const u32 mask = wc_ballot(need);
+            if (need) {
+                // Words past the stream end are read from the ring (shared memory, never out
+                // of bounds); the position check at the next advance reports them.
+                const u32 off = s.st[p].pos + 2u * wc_popc(mask & lanes_below);
+                nx = (nx << 16) | (u32) * (const u16*)(smem + s.st[p].ring + (off & WC_RING_MASK));
+            }
+            if (active) s.x[p] = nx;
+            s.st[p].pos += 2u * wc_popc(mask);
+        } else {
+            sym = active ? (u32)smem[s.st[p].ring + ((s.st[p].pos + lane) & WC_RING_MASK)] : 0u;
+            s.st[p].pos += 32u;
+        }
+        word = (W)((word << 8) | (W)sym);
+    }
+    if (active) store_word<NP, ROT>(dst, e, word, rotate);
+}
+
+// Refills rings after up to STEPS_PER_CHECK steps; reports a rANS stream read past its end.
+template <int NP, int RM>
+WC_DEVICE u32 item_advance(ItemState<NP>& s, u8* smem) {
+    u32 err = WC_STATUS_OK;
+#pragma unroll
+    for (int p = 0; p < NP; ++p) {
+        stream_advance(s.st[p], smem);
+        if (is_rans<RM>(p, s.tab) && s.st[p].pos > s.st[p].end && err == WC_STATUS_OK) {
+            err = WC_STATUS_EARLY_END | ((u32)p << 8);
+        }
+    }
+    return err;
+}
+
+// Steps between ring checks: a step consumes at most 64 bytes of a stream, so 4 steps stay
+// within the two units made ready at the previous check.
+#define WC_STEPS_PER_CHECK 4
+static_assert(WC_STEPS_PER_CHECK * 64 <= WCODEC_UNIT_BYTES, "a check window fits one unit");
+
+template <int NP, int RM, int ROT>
+WC_DEVICE u32 run_item(ItemState<NP>& s, u32 m, u8* smem, u8* dst, bool rotate) {
+    const u32* tables = (const u32*)smem;
+    const u32 lane = wc_lane();
+    const u32 lanes_below = wc_lanemask_lt();
+    const u32 n_full = m >> 5;
+    u32 step = 0;
+    for (; step + WC_STEPS_PER_CHECK <= n_full; step += WC_STEPS_PER_CHECK) {
+#pragma unroll
+        for (u32 u = 0; u < WC_STEPS_PER_CHECK; ++u) {
+            item_step<NP, RM, ROT, true>(s, step + u, m, smem, tables, dst, rotate, lane, lanes_below);
+        }
+        const u32 err = item_advance<NP, RM>(s, smem);
+        if (err != WC_STATUS_OK) return err;
+    }
+    for (; step < n_full; ++step) {
+        item_step<NP, RM, ROT, true>(s, step, m, smem, tables, dst, rotate, lane, lanes_below);
+    }
+    if ((m & 31u) != 0) {
+        item_step<NP, RM, ROT, false>(s, n_full, m, smem, tables, dst, rotate, lane, lanes_below);
+    }
+    // No ring check needed after the last steps: they stay within the window of the last
+    // check (fewer than WC_STEPS_PER_CHECK + 1 steps). The final checks follow.
+    return WC_STATUS_OK;
+}
+
+template <int NP>
+WC_DEVICE void decode_item(const DecodeArgs& a, u32 item_index, u8* smem, u32 ring0) {
+    const DecodeItem it = ((const DecodeItem*)a.items)[item_index];
+    const PlaneRef* refs = (const PlaneRef*)a.refs + it.first_ref;
+    const u32 lane = wc_lane();
+    const u32 m = it.n_elems;
+    ItemState<NP> s;
     u32 err = WC_STATUS_OK;
 
 #pragma unroll
     for (int p = 0; p < NP; ++p) {
         const PlaneRef r = refs[p];
         const u32 ring = ring0 + (u32)p * WC_RING_BYTES;
-        x[p] = WCODEC_RANS_L;
-        tab[p] = WCODEC_RAW_TABLE;
-        st[p].pos = st[p].end = st[p].cu = st[p].iu = st[p].nu = 0;
+        s.x[p] = WCODEC_RANS_L;
+        s.tab[p] = WCODEC_RAW_TABLE;
+        s.st[p].base = (const u8*)0;
+        s.st[p].ring = ring;
+        s.st[p].pos = s.st[p].end = s.st[p].cu = s.st[p].iu = s.st[p].nu = 0;
         if (r.table != WCODEC_RAW_TABLE) {
             if (r.table >= a.max_tables || r.bytes < WCODEC_STATE_BYTES ||
                 ((r.bytes - WCODEC_STATE_BYTES) & 1u) != 0) {
                 if (err == WC_STATUS_OK) err = WC_STATUS_BAD_REF | ((u32)p << 8);
                 continue;
             }
-            tab[p] = r.table << WCODEC_PROB_BITS;
-            x[p] = ((const u32*)r.src)[lane];  // the 32 lane states: one coalesced 128-byte read
-            stream_init(st[p], (const u8*)r.src + WCODEC_STATE_BYTES, r.bytes - WCODEC_STATE_BYTES,
+            s.tab[p] = r.table << WCODEC_PROB_BITS;
+            s.x[p] = ((const u32*)r.src)[lane];  // the 32 lane states: one coalesced 128-byte read
+            stream_init(s.st[p], (const u8*)r.src + WCODEC_STATE_BYTES, r.bytes - WCODEC_STATE_BYTES,
                         ring, smem);
-            if (wc_any(x[p] < WCODEC_RANS_L) && err == WC_STATUS_OK) {
+            if (wc_any(s.x[p] < WCODEC_RANS_L) && err == WC_STATUS_OK) {
                 err = WC_STATUS_BAD_STATE | ((u32)p << 8);
             }
         } else {
@@ -148,7 +244,7 @@ WC_DEVICE void decode_item(const DecodeArgs& a, u32 item_index, u8* smem, u32 ri
                 if (err == WC_STATUS_OK) err = WC_STATUS_BAD_REF | ((u32)p << 8);
                 continue;
             }
-            stream_init(st[p], (const u8*)r.src, r.bytes, ring, smem);
+            stream_init(s.st[p], (const u8*)r.src, r.bytes, ring, smem);
         }
     }
     wc_cp_async_wait_all();
@@ -156,50 +252,40 @@ WC_DEVICE void decode_item(const DecodeArgs& a, u32 item_index, u8* smem, u32 ri
 
     u8* const dst = (u8*)it.dst;
     const bool rotate = (it.flags & 1u) != 0;
-    const u32 n_steps = (m + 31u) >> 5;
-    for (u32 step = 0; step < n_steps && err == WC_STATUS_OK; ++step) {
-        const u32 e = (step << 5) + lane;
-        const bool active = e < m;
-        W word = 0;
+    if (err == WC_STATUS_OK) {
+        u32 rmask = 0;
 #pragma unroll
-        for (int p = 0; p < NP; ++p) {
-            u32 sym;
-            if (tab[p] != WCODEC_RAW_TABLE) {
-                const u32 xs = x[p];
-                const u32 ent = tables[tab[p] + (xs & (WC_PROB_SCALE - 1u))];
-                sym = ent & 0xffu;
-                u32 nx = (((ent >> 8) & 0xfffu) + 1u) * (xs >> WCODEC_PROB_BITS) + (ent >> 20);
-                const bool need = active && nx < WCODEC_RANS_L;
-                const u32 mask = wc_ballot(need);
-                const u32 take = 2u * wc_popc(mask);
-                if (st[p].pos + take > st[p].end) {
-                    err = WC_STATUS_EARLY_END | ((u32)p << 8);
-                    break;
-                }
-                if (need) {
-                    const u32 off = st[p].pos + 2u * wc_popc(mask & wc_lanemask_lt());
-                    nx = (nx << 16) | (u32) * (const u16*)(smem + st[p].ring + (off & WC_RING_MASK));
-                }
-                if (active) x[p] = nx;
-                st[p].pos += take;
-            } else {
-                sym = active ? (u32)smem[st[p].ring + ((st[p].pos + lane) & WC_RING_MASK)] : 0u;
-                st[p].pos += 32u;
+        for (int p = 0; p < NP; ++p) rmask |= (s.tab[p] != WCODEC_RAW_TABLE ? 1u : 0u) << p;
+        // The common shapes get a loop with the plane kinds and the rotation fixed at compile
+        // time; wider words take the general loop.
+        if (NP == 1) {
+            err = rmask ? run_item<NP, 1, 0>(s, m, smem, dst, rotate)
+                        : run_item<NP, 0, 0>(s, m, smem, dst, rotate);
+        } else if (NP == 2) {
+            switch (rmask | (rotate ? 4u : 0u)) {
+                case 0: err = run_item<NP, 0, 0>(s, m, smem, dst, rotate); break;
+                case 1: err = run_item<NP, 1, 0>(s, m, smem, dst, rotate); break;
+                case 2: err = run_item<NP, 2, 0>(s, m, smem, dst, rotate); break;
+                case 3: err = run_item<NP, 3, 0>(s, m, smem, dst, rotate); break;
+                case 4: err = run_item<NP, 0, 1>(s, m, smem, dst, rotate); break;
+                case 5: err = run_item<NP, 1, 1>(s, m, smem, dst, rotate); break;
+                case 6: err = run_item<NP, 2, 1>(s, m, smem, dst, rotate); break;
+                default: err = run_item<NP, 3, 1>(s, m, smem, dst, rotate); break;
             }
-            word = (W)((word << 8) | (W)sym);
-            stream_advance(st[p], smem);
+        } else {
+            err = run_item<NP, -1, -1>(s, m, smem, dst, rotate);
         }
-        if (err != WC_STATUS_OK) break;
-        if (active) store_word<NP>(dst, e, word, rotate);
     }
 
     if (err == WC_STATUS_OK) {
 #pragma unroll
         for (int p = 0; p < NP; ++p) {
-            if (tab[p] != WCODEC_RAW_TABLE && err == WC_STATUS_OK) {
-                if (st[p].pos != st[p].end) {
+            if (s.tab[p] != WCODEC_RAW_TABLE && err == WC_STATUS_OK) {
+                if (s.st[p].pos > s.st[p].end) {
+                    err = WC_STATUS_EARLY_END | ((u32)p << 8);
+                } else if (s.st[p].pos != s.st[p].end) {
                     err = WC_STATUS_TRAILING | ((u32)p << 8);
-                } else if (wc_any(x[p] != WCODEC_RANS_L)) {
+                } else if (wc_any(s.x[p] != WCODEC_RANS_L)) {
                     err = WC_STATUS_FINAL_STATE | ((u32)p << 8);
                 }
             }
