@@ -127,14 +127,20 @@ impl Slot {
         })
     }
 
-    fn ensure(&mut self, ctx: &PrimaryCtx, device: u64, host: u64, readback: u64) -> Result<()> {
+    fn ensure(
+        &mut self,
+        ctx: &Arc<PrimaryCtx>,
+        device: u64,
+        host: u64,
+        readback: u64,
+    ) -> Result<()> {
         if self
             .device
             .as_ref()
             .is_none_or(|d| (d.len() as u64) < device)
         {
             self.device = None;
-            self.device = Some(DeviceBuffer::alloc(ctx.ctx, grow(device))?);
+            self.device = Some(DeviceBuffer::alloc(ctx, grow(device))?);
         }
         if self.pinned.as_ref().is_none_or(|p| (p.len() as u64) < host) {
             self.pinned = None;
@@ -163,7 +169,7 @@ pub struct CudaDecoder {
     params: Mutex<DecodeParams>,
     pool: Mutex<Vec<Slot>>,
     cubin_from_cache: bool,
-    ctx: PrimaryCtx,
+    ctx: Arc<PrimaryCtx>,
 }
 
 impl std::fmt::Debug for CudaDecoder {
@@ -194,7 +200,7 @@ impl CudaDecoder {
     /// Loads the kernels on device `ordinal` (its primary context): from the disk cache when a
     /// cubin for this source, architecture and NVRTC version is there, else compiled by NVRTC.
     pub fn new(ordinal: usize) -> Result<CudaDecoder> {
-        let ctx = PrimaryCtx::retain(ordinal)?;
+        let ctx = Arc::new(PrimaryCtx::retain(ordinal)?);
         let _g = CtxGuard::enter(ctx.ctx)?;
         let arch = ctx.info.compute_capability;
         if arch.0 < 8 {
@@ -278,8 +284,7 @@ impl CudaDecoder {
     /// Allocates device memory on this device (for tests, benchmarks and callers without an
     /// allocator of their own).
     pub fn alloc(&self, bytes: usize) -> Result<DeviceBuffer> {
-        let _g = CtxGuard::enter(self.ctx.ctx)?;
-        DeviceBuffer::alloc(self.ctx.ctx, bytes)
+        DeviceBuffer::alloc(&self.ctx, bytes)
     }
 
     /// Creates a stream on this device (non-blocking), returned as a raw handle that lives as
@@ -287,8 +292,8 @@ impl CudaDecoder {
     pub fn new_stream(&self) -> Result<StreamHandle> {
         let _g = CtxGuard::enter(self.ctx.ctx)?;
         Ok(StreamHandle {
-            inner: OwnedStream::new()?,
-            ctx: self.ctx.ctx,
+            inner: Some(OwnedStream::new()?),
+            ctx: Arc::clone(&self.ctx),
         })
     }
 
@@ -299,10 +304,12 @@ impl CudaDecoder {
             .ok_or_else(|| Error::Internal(format!("kernel `{name}` not loaded")))
     }
 
-    /// Validates the jobs and reads each tensor's layout (in parallel).
+    /// Validates the jobs and reads each tensor's layout (in parallel); the destination checks
+    /// ask the driver, so they run on the calling thread, whose context is ours.
     fn prepare<'a>(&self, archive: &'a Archive, jobs: &[DeviceJob]) -> Result<Vec<Job<'a>>> {
         let tensors = archive.tensors();
-        jobs.par_iter()
+        let prepared = jobs
+            .par_iter()
             .map(|j| {
                 let entry = tensors
                     .get(j.tensor)
@@ -314,17 +321,19 @@ impl CudaDecoder {
                         found: j.dst_bytes,
                     });
                 }
-                let storage = archive.tensor_storage(j.tensor)?;
-                if entry.raw_bytes > 0 {
-                    self.check_destination(&entry.name, j, entry)?;
-                }
                 Ok(Job {
                     entry,
-                    storage,
+                    storage: archive.tensor_storage(j.tensor)?,
                     dst: j.dst,
                 })
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()?;
+        for (j, p) in jobs.iter().zip(&prepared) {
+            if p.entry.raw_bytes > 0 {
+                self.check_destination(&p.entry.name, j, p.entry)?;
+            }
+        }
+        Ok(prepared)
     }
 
     fn check_destination(
@@ -480,12 +489,17 @@ impl CudaDecoder {
             params.chunks_per_block,
             self.ctx.info.max_shared_per_block,
         )?;
-        let buffer = DeviceBuffer::alloc(self.ctx.ctx, plan.host_bytes() as usize)?;
+        // The image (host_bytes) holds the raw tensors after the descriptors; the device part
+        // (device_bytes) holds the status array there instead: the buffer holds both.
+        let buffer = DeviceBuffer::alloc(
+            &self.ctx,
+            plan.host_bytes().max(plan.device_bytes()) as usize,
+        )?;
         let mut image = vec![0u8; plan.host_bytes() as usize];
         plan.write_image(&prepared, archive.image(), buffer.ptr(), &mut image);
         buffer.copy_from_host(&image, 0)?;
         let vplan = VerifyPlan::build(&prepared)?;
-        let vbuffer = DeviceBuffer::alloc(self.ctx.ctx, vplan.device_bytes() as usize)?;
+        let vbuffer = DeviceBuffer::alloc(&self.ctx, vplan.device_bytes() as usize)?;
         vbuffer.copy_from_host(&vplan.image(vbuffer.ptr()), 0)?;
         Ok(ResidentBatch {
             dec: self,
@@ -627,29 +641,33 @@ impl Drop for Run<'_> {
     }
 }
 
-/// A stream created by [`CudaDecoder::new_stream`], destroyed when dropped.
+/// A stream created by [`CudaDecoder::new_stream`], destroyed when dropped. It keeps its
+/// device's primary context alive.
 pub struct StreamHandle {
-    inner: OwnedStream,
-    ctx: cudarc::driver::sys::CUcontext,
+    inner: Option<OwnedStream>,
+    ctx: Arc<PrimaryCtx>,
 }
 
 impl StreamHandle {
     /// The raw `CUstream`, for the `stream` arguments of this crate.
     pub fn raw(&self) -> u64 {
-        self.inner.raw as u64
+        self.inner.as_ref().map_or(0, |s| s.raw as u64)
     }
 
     /// Waits until everything queued on the stream has run.
     pub fn synchronize(&self) -> Result<()> {
-        let _g = CtxGuard::enter(self.ctx)?;
-        stream_synchronize(self.inner.raw)
+        let _g = CtxGuard::enter(self.ctx.ctx)?;
+        stream_synchronize(self.raw() as CUstream)
     }
 }
 
-// SAFETY: the context handle is only used for cuCtxSetCurrent, valid from any thread.
-unsafe impl Send for StreamHandle {}
-// SAFETY: as above.
-unsafe impl Sync for StreamHandle {}
+impl Drop for StreamHandle {
+    fn drop(&mut self) {
+        // Destroyed with its context current, before the context reference goes.
+        let _g = CtxGuard::enter(self.ctx.ctx);
+        self.inner = None;
+    }
+}
 
 /// Compressed tensors held in device memory, decoded on demand ([`CudaDecoder::upload_resident`]).
 pub struct ResidentBatch<'a> {
@@ -729,44 +747,51 @@ impl ResidentBatch<'_> {
     }
 }
 
-/// Timing events for benchmarks: `record` on a stream, then `elapsed_ms`.
+/// Timing events for benchmarks: `start`/`stop` on a stream, then `elapsed_ms`.
 pub struct Timer {
-    start: Event,
-    stop: Event,
-    ctx: cudarc::driver::sys::CUcontext,
+    events: Option<(Event, Event)>,
+    ctx: Arc<PrimaryCtx>,
 }
-
-// SAFETY: event and context handles are usable from any thread.
-unsafe impl Send for Timer {}
 
 impl Timer {
     /// Two timing events on `dec`'s device.
     pub fn new(dec: &CudaDecoder) -> Result<Timer> {
         let _g = CtxGuard::enter(dec.ctx.ctx)?;
         Ok(Timer {
-            start: Event::new(true)?,
-            stop: Event::new(true)?,
-            ctx: dec.ctx.ctx,
+            events: Some((Event::new(true)?, Event::new(true)?)),
+            ctx: Arc::clone(&dec.ctx),
         })
+    }
+
+    fn events(&self) -> &(Event, Event) {
+        self.events.as_ref().expect("present until drop")
     }
 
     /// Records the start on `stream`.
     pub fn start(&self, stream: u64) -> Result<()> {
-        let _g = CtxGuard::enter(self.ctx)?;
-        self.start.record(stream as CUstream)
+        let _g = CtxGuard::enter(self.ctx.ctx)?;
+        self.events().0.record(stream as CUstream)
     }
 
     /// Records the stop on `stream`.
     pub fn stop(&self, stream: u64) -> Result<()> {
-        let _g = CtxGuard::enter(self.ctx)?;
-        self.stop.record(stream as CUstream)
+        let _g = CtxGuard::enter(self.ctx.ctx)?;
+        self.events().1.record(stream as CUstream)
     }
 
     /// Waits for the stop event and returns the milliseconds between the two.
     pub fn elapsed_ms(&self) -> Result<f32> {
-        let _g = CtxGuard::enter(self.ctx)?;
-        self.stop.synchronize()?;
-        self.stop.elapsed_ms_since(&self.start)
+        let _g = CtxGuard::enter(self.ctx.ctx)?;
+        let (start, stop) = self.events();
+        stop.synchronize()?;
+        stop.elapsed_ms_since(start)
+    }
+}
+
+impl Drop for Timer {
+    fn drop(&mut self) {
+        let _g = CtxGuard::enter(self.ctx.ctx);
+        self.events = None;
     }
 }
 

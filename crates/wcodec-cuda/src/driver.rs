@@ -399,10 +399,11 @@ impl Function {
 }
 
 /// Device memory from cuMemAlloc, freed on drop (with its context made current for the call).
+/// It keeps its device's primary context alive.
 pub struct DeviceBuffer {
     ptr: u64,
     bytes: usize,
-    ctx: sys::CUcontext,
+    ctx: std::sync::Arc<PrimaryCtx>,
 }
 
 // SAFETY: a device allocation may be used and freed from any thread.
@@ -411,14 +412,19 @@ unsafe impl Send for DeviceBuffer {}
 unsafe impl Sync for DeviceBuffer {}
 
 impl DeviceBuffer {
-    /// Allocates `bytes` (at least 1) in the current context, which must be `ctx`.
-    pub(crate) fn alloc(ctx: sys::CUcontext, bytes: usize) -> Result<DeviceBuffer> {
+    /// Allocates `bytes` (at least 1) in `ctx`.
+    pub(crate) fn alloc(ctx: &std::sync::Arc<PrimaryCtx>, bytes: usize) -> Result<DeviceBuffer> {
+        let _g = CtxGuard::enter(ctx.ctx)?;
         let mut ptr: sys::CUdeviceptr = 0;
         // SAFETY: valid out-pointer; a non-zero size.
         check("cuMemAlloc", unsafe {
             sys::cuMemAlloc_v2(&raw mut ptr, bytes.max(1))
         })?;
-        Ok(DeviceBuffer { ptr, bytes, ctx })
+        Ok(DeviceBuffer {
+            ptr,
+            bytes,
+            ctx: std::sync::Arc::clone(ctx),
+        })
     }
 
     /// The device address.
@@ -442,7 +448,7 @@ impl DeviceBuffer {
         if out.len() > self.bytes {
             return Err(Error::InvalidArgument("copy larger than the buffer".into()));
         }
-        let _g = CtxGuard::enter(self.ctx)?;
+        let _g = CtxGuard::enter(self.ctx.ctx)?;
         let s = stream as sys::CUstream;
         // SAFETY: `out` is a live host buffer of the given length and the device range lies
         // inside this allocation; the stream is synchronised before `out` is used.
@@ -457,7 +463,7 @@ impl DeviceBuffer {
         if data.len() > self.bytes {
             return Err(Error::InvalidArgument("copy larger than the buffer".into()));
         }
-        let _g = CtxGuard::enter(self.ctx)?;
+        let _g = CtxGuard::enter(self.ctx.ctx)?;
         let s = stream as sys::CUstream;
         // SAFETY: as in copy_to_host, with the roles swapped; `data` outlives the synchronise.
         check("cuMemcpyHtoDAsync", unsafe {
@@ -468,14 +474,14 @@ impl DeviceBuffer {
 
     /// Fills the buffer with `value`, asynchronously on `stream`.
     pub fn fill(&self, value: u8, stream: u64) -> Result<()> {
-        let _g = CtxGuard::enter(self.ctx)?;
+        let _g = CtxGuard::enter(self.ctx.ctx)?;
         memset_async(self.ptr, value, self.bytes, stream as sys::CUstream)
     }
 }
 
 impl Drop for DeviceBuffer {
     fn drop(&mut self) {
-        if let Ok(_g) = CtxGuard::enter(self.ctx) {
+        if let Ok(_g) = CtxGuard::enter(self.ctx.ctx) {
             // SAFETY: the pointer came from cuMemAlloc and is freed once.
             let _ = unsafe { sys::cuMemFree_v2(self.ptr) };
         }
