@@ -229,9 +229,10 @@ fn bench_image(
     }
 
     // From host memory: pinned staging, copies on several streams, decode, checksums.
-    for streams in [1u32, 2, 4] {
+    for (streams, verify) in [(1u32, true), (2, true), (4, true), (2, false)] {
         dec.set_params(DecodeParams {
             streams,
+            verify_checksums: verify,
             ..DecodeParams::default()
         })
         .expect("params");
@@ -248,12 +249,14 @@ fn bench_image(
         let ms = median(v);
         report.emit(
             &format!(
-                "{label:6} {data:10} chunk {chunk:7} from host, {streams} stream(s): {ms:8.3} ms wall = {:7.1} GB/s decoded ({:6.1} GB/s of file bytes), checksums on",
+                "{label:6} {data:10} chunk {chunk:7} from host, {streams} stream(s): {ms:8.3} ms wall = {:7.1} GB/s decoded ({:6.1} GB/s of file bytes), checksums {}",
                 decoded as f64 / ms / 1e6,
-                encoded as f64 / ms / 1e6
+                encoded as f64 / ms / 1e6,
+                if verify { "on" } else { "off" }
             ),
             &[
                 ("kind", q("host")),
+                ("checksums", verify.to_string()),
                 ("scope", q(label)),
                 ("data", q(data)),
                 ("chunk_symbols", chunk.to_string()),

@@ -3,10 +3,12 @@
 
 use wcodec::rans::{PROB_BITS, RANS_L, STATE_BYTES};
 
-/// Bytes copied into a warp's shared-memory ring at a time: 32 lanes × 16 bytes.
-pub(crate) const UNIT_BYTES: u32 = 512;
-/// Units in a ring: the stream is read this many units ahead of the decoder (2 KiB per plane
-/// and warp); the wait logic in `decode.cu` supports up to 4.
+/// Bytes copied into a warp's shared-memory ring at a time: 16 lanes × 16 bytes. Small units
+/// keep the rings small (1 KiB per plane and warp), which leaves room for more warps per
+/// multiprocessor; 4 steps (at most 64 bytes each) still fit one unit.
+pub(crate) const UNIT_BYTES: u32 = 256;
+/// Units in a ring: the stream is read up to two units ahead of the decoder; the wait logic in
+/// `decode.cu` supports up to 4.
 pub(crate) const RING_UNITS: u32 = 4;
 /// Bytes of one ring.
 pub(crate) const RING_BYTES: u32 = UNIT_BYTES * RING_UNITS;

@@ -8,10 +8,15 @@
 // index (format.md §5.4, "Why this layout").
 //
 // Every plane's chunk is a byte stream staged through a per-warp ring in shared memory: units of
-// 512 bytes (32 lanes x 16 bytes) are copied with cp.async, WCODEC_RING_UNITS units ahead, so the
+// 256 bytes (16 lanes x 16 bytes) are copied with cp.async, up to two units ahead, so the
 // dependent chain of a step touches only shared memory. A stream never reads past the unit that
-// holds its last byte; the host leaves >= 512 bytes of slack after the last chunk of a batch, so
+// holds its last byte; the host leaves >= 256 bytes of slack after the last chunk of a batch, so
 // no read leaves the staging allocation, whatever the chunk contents.
+//
+// Decode tables are copied from the file's format (wcodec's DecodeTable: slot - cum in bits
+// 20..31, freq - 1 in 8..19, symbol in 0..7) into shared memory re-packed as bias (slot - cum)
+// in 0..11, freq - 1 in 12..23, symbol in 24..31, which shortens the dependent chain of a step
+// by one instruction: x' = (freq - 1) * (x >> 12) + ((x >> 12) + bias).
 //
 // Corruption (format.md §5.4): an initial state below L, words wanted past the end of the stream,
 // words left over, or a lane that does not end at L set the item's status (code | plane << 8).
@@ -24,7 +29,7 @@
 // A later format version (tile prediction/transforms) adds a reconstruction pass after this
 // entropy stage: it runs as a separate kernel over the joined output, per tile, on the same stream.
 
-static_assert(WCODEC_UNIT_BYTES == 32 * 16, "a unit is one 16-byte copy per lane");
+static_assert(WCODEC_UNIT_BYTES == 16 * 16, "a unit is one 16-byte copy by each of 16 lanes");
 static_assert((WCODEC_RING_UNITS & (WCODEC_RING_UNITS - 1)) == 0 && WCODEC_RING_UNITS >= 2 &&
                   WCODEC_RING_UNITS <= 5,
               "ring units: a power of two in [2, 4] (wait counts go up to 3)");
@@ -56,8 +61,10 @@ struct Stream {
 
 WC_DEVICE void stream_issue(Stream& s, u8* smem) {
     const u32 lane = wc_lane();
-    wc_cp_async16(smem + s.ring + (s.iu % WCODEC_RING_UNITS) * WCODEC_UNIT_BYTES + lane * 16u,
-                  s.base + (u64)s.iu * WCODEC_UNIT_BYTES + lane * 16u);
+    if (lane < 16u) {
+        wc_cp_async16(smem + s.ring + (s.iu % WCODEC_RING_UNITS) * WCODEC_UNIT_BYTES + lane * 16u,
+                      s.base + (u64)s.iu * WCODEC_UNIT_BYTES + lane * 16u);
+    }
     s.iu++;
 }
 
@@ -77,7 +84,7 @@ WC_DEVICE void stream_init(Stream& s, const u8* start, u32 len, u32 ring, u8* sm
 }
 
 // After consuming: when `pos` enters a new unit, refill the slot just freed and make sure the
-// units a step can touch (the current one and the next: a step consumes at most 64 bytes) landed.
+// units the next WC_STEPS_PER_CHECK steps can touch (the current one and the next) landed.
 WC_DEVICE void stream_advance(Stream& s, u8* smem) {
     const u32 cu = s.pos / WCODEC_UNIT_BYTES;
     if (cu != s.cu) {
@@ -142,8 +149,9 @@ WC_DEVICE void item_step(ItemState<NP>& s, u32 step, u32 m, u8* smem, const u32*
         if (is_rans<RM>(p, s.tab)) {
             const u32 xs = s.x[p];
             const u32 ent = tables[s.tab[p] + (xs & (WC_PROB_SCALE - 1u))];
-            sym = ent & 0xffu;
-            u32 nx = (((ent >> 8) & 0xfffu) + 1u) * (xs >> WCODEC_PROB_BITS) + (ent >> 20);
+            sym = ent >> 24;
+            const u32 hi = xs >> WCODEC_PROB_BITS;
+            u32 nx = ((ent >> 12) & 0xfffu) * hi + (hi + (ent & 0xfffu));
             const bool need = active && nx < WCODEC_RANS_L;
             const u32 mask = wc_ballot(need);
             if (need) {
@@ -295,16 +303,30 @@ WC_DEVICE void decode_item(const DecodeArgs& a, u32 item_index, u8* smem, u32 ri
     if (lane == 0) ((u32*)a.status)[item_index] = err;
 }
 
+// wcodec's packing (slot - cum << 20 | freq - 1 << 8 | symbol) to the kernel's
+// (symbol << 24 | freq - 1 << 12 | slot - cum).
+WC_DEVICE u32 repack_entry(u32 e) {
+    return ((e & 0xffu) << 24) | (((e >> 8) & 0xfffu) << 12) | (e >> 20);
+}
+
 template <int NP>
 WC_DEVICE void decode_block(const DecodeArgs& a) {
     WC_SMEM_DECL;
     const DecodeBlock b = ((const DecodeBlock*)a.blocks)[blockIdx.x];
-    // The tensor's tables (16 KiB each) into shared memory, 16 bytes per thread per pass.
+    // The tensor's tables (16 KiB each) into shared memory, 16 bytes per thread per pass,
+    // re-packed (see the top of this file).
     const u32 n_tables = b.n_tables < a.max_tables ? b.n_tables : a.max_tables;
     const uint4* src = (const uint4*)((const u32*)a.tables + ((u64)b.first_table << WCODEC_PROB_BITS));
     uint4* tdst = (uint4*)wc_smem;
     const u32 n_vec = n_tables * (WC_PROB_SCALE / 4u);
-    for (u32 i = threadIdx.x; i < n_vec; i += blockDim.x) tdst[i] = src[i];
+    for (u32 i = threadIdx.x; i < n_vec; i += blockDim.x) {
+        uint4 v = src[i];
+        v.x = repack_entry(v.x);
+        v.y = repack_entry(v.y);
+        v.z = repack_entry(v.z);
+        v.w = repack_entry(v.w);
+        tdst[i] = v;
+    }
     wc_syncthreads();
     const u32 w = wc_warp();
     if (w < b.n_items) {

@@ -131,17 +131,29 @@ WC_DEVICE u64 wc_load64(const u8* p) {
     return wc_rd64(p);
 }
 
-// One stripe term of lane i: its partner's data word plus the keyed 32x32 product.
-WC_DEVICE u64 wc_stripe_term(u64 v, u64 key) {
+// The keyed 32x32 product of lane i's data word.
+WC_DEVICE u64 wc_keyed_product(u64 v, u64 key) {
     const u64 k = v ^ key;
-    return wc_shfl_xor64(v, 1) + (k & 0xffffffffull) * (k >> 32);
+    return (k & 0xffffffffull) * (k >> 32);
 }
 
+// Sum over the four lane groups (g = lane >> 3).
 WC_DEVICE u64 wc_group_sum(u64 s) {
     s += wc_shfl_xor64(s, 8);
     s += wc_shfl_xor64(s, 16);
     return s;
 }
+
+// Accumulator i gains, per stripe, its partner's data word (lane i ^ 1) and its own keyed
+// product. Summed over a lane's stripes first, that is one shuffle for the partner words and two
+// for the group sum per 1024-byte block.
+WC_DEVICE u64 wc_block_term(u64 words, u64 products) {
+    return wc_group_sum(wc_shfl_xor64(words, 1) + products);
+}
+
+// Blocks loaded per batch of the main loop: their loads are all issued before the first one is
+// used, and the next batch's loads are issued before this batch's arithmetic.
+#define WC_HASH_PREFETCH 4
 
 // Inputs of more than 240 bytes (the whole warp). Returns the hash in every lane.
 template <bool ALIGNED>
@@ -158,38 +170,68 @@ WC_DEVICE u64 wc_xxh3_long(const u8* in, u64 len, const u8* sec) {
     for (u32 q = 0; q < 4; ++q) key[q] = wc_rd64(sec + (g + 4u * q) * 8u + 8u * i);
     const u64 scramble_key = wc_rd64(sec + WC_SECRET_BYTES - 64u + 8u * i);
 
+    // Lane (g, i) reads stripes g, g+4, g+8, g+12 of each block: 8 bytes at g*64 + 8i + q*256.
+    const u8* lane_in = in + g * 64u + 8u * i;
     const u64 nb_blocks = (len - 1) / 1024u;
-    for (u64 r = 0; r < nb_blocks; ++r) {
-        const u8* blk = in + r * 1024u + g * 64u + 8u * i;
-        u64 v[4];
+    u64 cur[WC_HASH_PREFETCH][4];
 #pragma unroll
-        for (u32 q = 0; q < 4; ++q) v[q] = wc_load64<ALIGNED>(blk + q * 256u);
-        u64 s = 0;
+    for (u32 b = 0; b < WC_HASH_PREFETCH; ++b) {
 #pragma unroll
-        for (u32 q = 0; q < 4; ++q) s += wc_stripe_term(v[q], key[q]);
-        acc += wc_group_sum(s);
-        acc = ((acc ^ (acc >> 47)) ^ scramble_key) * WC_P32_1;
+        for (u32 q = 0; q < 4; ++q) {
+            cur[b][q] = b < nb_blocks ? wc_load64<ALIGNED>(lane_in + b * 1024u + q * 256u) : 0;
+        }
+    }
+    for (u64 r = 0; r < nb_blocks; r += WC_HASH_PREFETCH) {
+        u64 nxt[WC_HASH_PREFETCH][4];
+#pragma unroll
+        for (u32 b = 0; b < WC_HASH_PREFETCH; ++b) {
+            const u64 blk = r + WC_HASH_PREFETCH + b;
+#pragma unroll
+            for (u32 q = 0; q < 4; ++q) {
+                nxt[b][q] = blk < nb_blocks ? wc_load64<ALIGNED>(lane_in + blk * 1024u + q * 256u) : 0;
+            }
+        }
+#pragma unroll
+        for (u32 b = 0; b < WC_HASH_PREFETCH; ++b) {
+            if (r + b < nb_blocks) {
+                u64 words = 0, products = 0;
+#pragma unroll
+                for (u32 q = 0; q < 4; ++q) {
+                    words += cur[b][q];
+                    products += wc_keyed_product(cur[b][q], key[q]);
+                }
+                acc += wc_block_term(words, products);
+                acc = ((acc ^ (acc >> 47)) ^ scramble_key) * WC_P32_1;
+            }
+        }
+#pragma unroll
+        for (u32 b = 0; b < WC_HASH_PREFETCH; ++b) {
+#pragma unroll
+            for (u32 q = 0; q < 4; ++q) cur[b][q] = nxt[b][q];
+        }
     }
     {
         // The last, partial block: stripes 0 .. nb_stripes-1 (no scramble after it).
         const u64 nb_stripes = ((len - 1) - 1024u * nb_blocks) / 64u;
         const u8* blk = in + nb_blocks * 1024u;
-        u64 s = 0;
+        u64 words = 0, products = 0;
 #pragma unroll
         for (u32 q = 0; q < 4; ++q) {
             const u32 n = g + 4u * q;
-            const bool have = n < nb_stripes;
-            const u64 v = have ? wc_load64<ALIGNED>(blk + n * 64u + 8u * i) : 0;
-            const u64 t = wc_stripe_term(v, key[q]);
-            if (have) s += t;
+            if (n < nb_stripes) {
+                const u64 v = wc_load64<ALIGNED>(blk + n * 64u + 8u * i);
+                words += v;
+                products += wc_keyed_product(v, key[q]);
+            }
         }
-        acc += wc_group_sum(s);
+        acc += wc_block_term(words, products);
     }
     {
-        // The last stripe (the input's final 64 bytes), with the secret at 192 - 64 - 7.
-        const u64 v = wc_rd64(in + len - 64u + 8u * i);
-        const u64 t = wc_stripe_term(v, wc_rd64(sec + WC_SECRET_BYTES - 64u - 7u + 8u * i));
-        acc += wc_group_sum(g == 0 ? t : 0);
+        // The last stripe (the input's final 64 bytes), with the secret at 192 - 64 - 7; only
+        // group 0 contributes it.
+        const u64 v = g == 0 ? wc_rd64(in + len - 64u + 8u * i) : 0;
+        const u64 p = g == 0 ? wc_keyed_product(v, wc_rd64(sec + WC_SECRET_BYTES - 64u - 7u + 8u * i)) : 0;
+        acc += wc_block_term(v, p);
     }
     // Merge: sum over pairs (2j, 2j+1) of fold(acc ^ secret[11 + 16j], acc' ^ secret[19 + 16j]).
     const u64 partner = wc_shfl_xor64(acc, 1);
