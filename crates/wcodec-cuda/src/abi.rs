@@ -87,16 +87,18 @@ pub(crate) struct DecodeArgs {
     pub max_tables: u32,
 }
 
-/// One XXH3-64 job.
+/// One XXH3-64 job (or, for `wcodec_xxh3_terms`, one task: `len` full blocks, terms to `out`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(crate) struct HashJob {
     /// Device address of the input.
     pub src: u64,
-    /// Input bytes.
+    /// Input bytes (blocks, for a terms task).
     pub len: u64,
-    /// Device address of the `u64` result.
+    /// Device address of the `u64` result (of the terms, for a terms task).
     pub out: u64,
+    /// Device address of the input's block terms (inputs over 240 bytes).
+    pub terms: u64,
 }
 
 /// Arguments of `wcodec_xxh3`.
@@ -188,7 +190,7 @@ impl Pod for DecodeArgs {
 
 impl Pod for HashJob {
     fn put(&self, out: &mut Vec<u8>) {
-        for v in [self.src, self.len, self.out] {
+        for v in [self.src, self.len, self.out, self.terms] {
             out.extend_from_slice(&v.to_le_bytes());
         }
     }
@@ -234,13 +236,13 @@ mod tests {
         assert_eq!(std::mem::size_of::<PlaneRef>(), 16);
         assert_eq!(std::mem::size_of::<DecodeBlock>(), 16);
         assert_eq!(std::mem::size_of::<DecodeArgs>(), 48);
-        assert_eq!(std::mem::size_of::<HashJob>(), 24);
+        assert_eq!(std::mem::size_of::<HashJob>(), 32);
         assert_eq!(std::mem::size_of::<HashArgs>(), 16);
         assert_eq!(bytes_of(&DecodeItem::default()).len(), 24);
         assert_eq!(bytes_of(&PlaneRef::default()).len(), 16);
         assert_eq!(bytes_of(&DecodeBlock::default()).len(), 16);
         assert_eq!(bytes_of(&DecodeArgs::default()).len(), 48);
-        assert_eq!(bytes_of(&HashJob::default()).len(), 24);
+        assert_eq!(bytes_of(&HashJob::default()).len(), 32);
         assert_eq!(bytes_of(&HashArgs::default()).len(), 16);
     }
 

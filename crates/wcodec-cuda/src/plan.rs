@@ -603,29 +603,99 @@ impl BatchPlan {
 }
 
 /// Checksum verification of decoded tensors: one XXH3 job per tensor of at most 1 MiB, one per
-/// 1 MiB block of larger ones plus one over their block hashes (format.md §3.2).
+/// 1 MiB block of larger ones plus one over their block hashes (format.md §3.2). Jobs over 240
+/// bytes first get their per-block terms computed in parallel (see `xxh3.cu`).
 ///
-/// Device buffer: `level-1 jobs | level-2 jobs | block hashes | final hashes`.
+/// Device buffer: `level-1 jobs | level-2 jobs | level-1 tasks | level-2 tasks` (uploaded), then
+/// `terms | block hashes | final hashes`.
 pub(crate) struct VerifyPlan {
-    level1: Vec<HashJob>,
-    level2: Vec<HashJob>,
+    level1: Vec<VJob>,
+    level2: Vec<VJob>,
+    tasks1: Vec<VJob>,
+    tasks2: Vec<VJob>,
     /// Job index of each final hash.
     targets: Vec<usize>,
     level2_off: u64,
+    tasks1_off: u64,
+    tasks2_off: u64,
+    terms_off: u64,
     blocks_off: u64,
     finals_off: u64,
     bytes: u64,
 }
 
-/// Marks an address as relative to the verify buffer (resolved when the image is written).
-const REL: u64 = 1 << 63;
+/// A device address: absolute, or a byte offset into one of the verify buffer's regions.
+#[derive(Clone, Copy, Debug)]
+enum Addr {
+    Abs(u64),
+    Term(u64),
+    BlockHash(u64),
+    Final(u64),
+}
+
+impl Addr {
+    fn add(self, bytes: u64) -> Addr {
+        match self {
+            Addr::Abs(a) => Addr::Abs(a + bytes),
+            Addr::Term(a) => Addr::Term(a + bytes),
+            Addr::BlockHash(a) => Addr::BlockHash(a + bytes),
+            Addr::Final(a) => Addr::Final(a + bytes),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct VJob {
+    src: Addr,
+    len: u64,
+    out: Addr,
+    terms: Addr,
+}
+
+/// Full 1024-byte blocks a terms task covers at most.
+const BLOCKS_PER_TASK: u64 = 64;
+
+/// Adds hash job `(src, len) -> out` and, for a long input, the terms tasks it needs.
+fn push_hash(
+    jobs: &mut Vec<VJob>,
+    tasks: &mut Vec<VJob>,
+    n_terms: &mut u64,
+    src: Addr,
+    len: u64,
+    out: Addr,
+) {
+    let mut terms = Addr::Abs(0);
+    if len > 240 {
+        let nb = (len - 1) / 1024;
+        terms = Addr::Term(*n_terms * 64);
+        let mut b = 0;
+        while b < nb {
+            let n = BLOCKS_PER_TASK.min(nb - b);
+            tasks.push(VJob {
+                src: src.add(b * 1024),
+                len: n,
+                out: terms.add(b * 64),
+                terms: Addr::Abs(0),
+            });
+            b += n;
+        }
+        *n_terms += nb;
+    }
+    jobs.push(VJob {
+        src,
+        len,
+        out,
+        terms,
+    });
+}
 
 impl VerifyPlan {
     /// Plans the hashes of every job with bytes; checks empty tensors on the host.
     pub(crate) fn build(jobs: &[Job<'_>]) -> Result<VerifyPlan> {
         let mut targets = Vec::new();
-        let mut level1 = Vec::new();
-        let mut level2 = Vec::new();
+        let (mut level1, mut level2, mut tasks1, mut tasks2) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut n_terms = 0u64;
         let mut n_block_hashes = 0u64;
         for (j, job) in jobs.iter().enumerate() {
             let len = job.entry.raw_bytes;
@@ -640,40 +710,57 @@ impl VerifyPlan {
                 }
                 continue;
             }
-            let final_index = targets.len() as u64;
+            let out = Addr::Final(targets.len() as u64 * 8);
             targets.push(j);
             if len <= HASH_BLOCK_BYTES {
-                level1.push(HashJob {
-                    src: job.dst,
+                push_hash(
+                    &mut level1,
+                    &mut tasks1,
+                    &mut n_terms,
+                    Addr::Abs(job.dst),
                     len,
-                    out: REL | final_index,
-                });
+                    out,
+                );
             } else {
                 let n = len.div_ceil(HASH_BLOCK_BYTES);
                 for b in 0..n {
-                    level1.push(HashJob {
-                        src: job.dst + b * HASH_BLOCK_BYTES,
-                        len: HASH_BLOCK_BYTES.min(len - b * HASH_BLOCK_BYTES),
-                        out: REL | (1 << 62) | (n_block_hashes + b),
-                    });
+                    push_hash(
+                        &mut level1,
+                        &mut tasks1,
+                        &mut n_terms,
+                        Addr::Abs(job.dst + b * HASH_BLOCK_BYTES),
+                        HASH_BLOCK_BYTES.min(len - b * HASH_BLOCK_BYTES),
+                        Addr::BlockHash((n_block_hashes + b) * 8),
+                    );
                 }
-                level2.push(HashJob {
-                    src: REL | (1 << 62) | n_block_hashes,
-                    len: 8 * n,
-                    out: REL | final_index,
-                });
+                push_hash(
+                    &mut level2,
+                    &mut tasks2,
+                    &mut n_terms,
+                    Addr::BlockHash(n_block_hashes * 8),
+                    8 * n,
+                    out,
+                );
                 n_block_hashes += n;
             }
         }
-        let level2_off = align(level1.len() as u64 * 24);
-        let blocks_off = align(level2_off + level2.len() as u64 * 24);
+        let level2_off = align(level1.len() as u64 * 32);
+        let tasks1_off = align(level2_off + level2.len() as u64 * 32);
+        let tasks2_off = align(tasks1_off + tasks1.len() as u64 * 32);
+        let terms_off = align(tasks2_off + tasks2.len() as u64 * 32);
+        let blocks_off = align(terms_off + n_terms * 64);
         let finals_off = align(blocks_off + n_block_hashes * 8);
         let bytes = align(finals_off + targets.len() as u64 * 8);
         Ok(VerifyPlan {
             level1,
             level2,
+            tasks1,
+            tasks2,
             targets,
             level2_off,
+            tasks1_off,
+            tasks2_off,
+            terms_off,
             blocks_off,
             finals_off,
             bytes,
@@ -690,50 +777,48 @@ impl VerifyPlan {
         self.bytes
     }
 
-    /// Bytes uploaded (the job arrays) at the start of the buffer.
+    /// Bytes uploaded (the job and task arrays) at the start of the buffer.
     pub(crate) fn upload_bytes(&self) -> u64 {
-        self.blocks_off
+        self.terms_off
     }
 
-    fn resolve(&self, base: u64, a: u64) -> u64 {
-        if a & REL == 0 {
-            return a;
-        }
-        if a & (1 << 62) != 0 {
-            base + self.blocks_off + 8 * (a & !(REL | (1 << 62)))
-        } else {
-            base + self.finals_off + 8 * (a & !REL)
+    fn resolve(&self, base: u64, a: Addr) -> u64 {
+        match a {
+            Addr::Abs(a) => a,
+            Addr::Term(o) => base + self.terms_off + o,
+            Addr::BlockHash(o) => base + self.blocks_off + o,
+            Addr::Final(o) => base + self.finals_off + o,
         }
     }
 
-    /// The job arrays for a buffer at `base` (`upload_bytes` long).
+    /// The job and task arrays for a buffer at `base` (`upload_bytes` long).
     pub(crate) fn image(&self, base: u64) -> Vec<u8> {
         let mut out = vec![0u8; self.upload_bytes() as usize];
-        for (i, j) in self.level1.iter().enumerate() {
-            let b = bytes_of(&HashJob {
-                src: self.resolve(base, j.src),
-                len: j.len,
-                out: self.resolve(base, j.out),
-            });
-            out[i * 24..i * 24 + 24].copy_from_slice(&b);
-        }
-        for (i, j) in self.level2.iter().enumerate() {
-            let b = bytes_of(&HashJob {
-                src: self.resolve(base, j.src),
-                len: j.len,
-                out: self.resolve(base, j.out),
-            });
-            let o = self.level2_off as usize + i * 24;
-            out[o..o + 24].copy_from_slice(&b);
+        for (list, off) in [
+            (&self.level1, 0),
+            (&self.level2, self.level2_off),
+            (&self.tasks1, self.tasks1_off),
+            (&self.tasks2, self.tasks2_off),
+        ] {
+            for (i, j) in list.iter().enumerate() {
+                let b = bytes_of(&HashJob {
+                    src: self.resolve(base, j.src),
+                    len: j.len,
+                    out: self.resolve(base, j.out),
+                    terms: self.resolve(base, j.terms),
+                });
+                let o = off as usize + i * 32;
+                out[o..o + 32].copy_from_slice(&b);
+            }
         }
         out
     }
 
-    /// The hash launches (level 1, then level 2) for a buffer at `base`.
+    /// The launches for a buffer at `base`: level-1 terms and hashes, then level 2.
     pub(crate) fn launches(&self, base: u64) -> Vec<Launch> {
         let warps = 8u32;
-        let mk = |jobs_at: u64, n: usize| Launch {
-            kernel: "wcodec_xxh3",
+        let mk = |kernel, jobs_at: u64, n: usize| Launch {
+            kernel,
             grid: (n as u32).div_ceil(warps),
             block: 32 * warps,
             smem: 256,
@@ -744,11 +829,15 @@ impl VerifyPlan {
             }),
         };
         let mut v = Vec::new();
-        if !self.level1.is_empty() {
-            v.push(mk(base, self.level1.len()));
-        }
-        if !self.level2.is_empty() {
-            v.push(mk(base + self.level2_off, self.level2.len()));
+        for (kernel, at, n) in [
+            ("wcodec_xxh3_terms", self.tasks1_off, self.tasks1.len()),
+            ("wcodec_xxh3", 0, self.level1.len()),
+            ("wcodec_xxh3_terms", self.tasks2_off, self.tasks2.len()),
+            ("wcodec_xxh3", self.level2_off, self.level2.len()),
+        ] {
+            if n > 0 {
+                v.push(mk(kernel, base + at, n));
+            }
         }
         v
     }

@@ -19,6 +19,7 @@ pub const KERNEL_NAMES: &[&str] = &[
     "wcodec_decode_p2",
     "wcodec_decode_p4",
     "wcodec_decode_p8",
+    "wcodec_xxh3_terms",
     "wcodec_xxh3",
 ];
 

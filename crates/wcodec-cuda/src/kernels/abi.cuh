@@ -41,13 +41,17 @@ struct DecodeArgs {
 };
 static_assert(sizeof(DecodeArgs) == 48, "DecodeArgs layout");
 
-// XXH3-64 (seed 0) of `len` bytes at `src`, written to `*out`.
+// XXH3-64 (seed 0) of `len` bytes at `src`, written to `*out`. Inputs over 240 bytes read the
+// per-1024-byte-block terms of their full blocks from `terms` (computed by wcodec_xxh3_terms).
+// As a task of wcodec_xxh3_terms, the same struct means: `len` full blocks from `src`, their
+// terms (8 u64 per block) written to `out`.
 struct HashJob {
     u64 src;
     u64 len;
     u64 out;
+    u64 terms;
 };
-static_assert(sizeof(HashJob) == 24, "HashJob layout");
+static_assert(sizeof(HashJob) == 32, "HashJob layout");
 
 struct HashArgs {
     u64 jobs;  // const HashJob*

@@ -2,11 +2,14 @@
 // `xxhash-rust` crate the CPU path uses: the tensor checksum of format.md §3.2.
 //
 // One warp hashes one input. Inputs of at most 240 bytes take the scalar short paths on lane 0.
-// Longer inputs run the stripe loop with lane = 8g + i: lane i of group g owns accumulator i and
-// takes stripes g, g+4, g+8, g+12 of each 1024-byte block; within a block the accumulator update
-// is a sum, so the four groups' partial sums are added (two xor-shuffles) before the scramble,
-// which every group applies identically. The blocked checksum of tensors over 1 MiB is two
-// launches: one job per 1 MiB block, then one job over the block hashes.
+// Longer inputs run in two phases. Within a 1024-byte block the accumulator update is a sum (of
+// the partner lane's data words and the keyed products), only the scramble between blocks is
+// sequential. Phase 1 (wcodec_xxh3_terms, fully parallel, bandwidth-bound) computes each full
+// block's 8 sums ("terms"): lane = 8g + i holds accumulator i's share of stripes g, g+4, g+8,
+// g+12, and two xor-shuffles add the four groups. Phase 2 (wcodec_xxh3) runs the sequential
+// chain acc += term; scramble over the terms (1/16 of the input), then the partial block, the
+// last stripe and the merge. The blocked checksum of tensors over 1 MiB hashes every 1 MiB block,
+// then the block hashes: four launches in all.
 
 #define WC_P32_1 0x9E3779B1ull
 #define WC_P32_2 0x85EBCA77ull
@@ -151,13 +154,55 @@ WC_DEVICE u64 wc_block_term(u64 words, u64 products) {
     return wc_group_sum(wc_shfl_xor64(words, 1) + products);
 }
 
-// Blocks loaded per batch of the main loop: their loads are all issued before the first one is
-// used, and the next batch's loads are issued before this batch's arithmetic.
-#define WC_HASH_PREFETCH 4
+// Per-lane setup shared by both phases: the four stripe keys of lane (g, i).
+WC_DEVICE void wc_stripe_keys(const u8* sec, u64 (&key)[4]) {
+    const u32 lane = wc_lane();
+    const u32 i = lane & 7u;
+    const u32 g = lane >> 3;
+#pragma unroll
+    for (u32 q = 0; q < 4; ++q) key[q] = wc_rd64(sec + (g + 4u * q) * 8u + 8u * i);
+}
 
-// Inputs of more than 240 bytes (the whole warp). Returns the hash in every lane.
+// Phase 1: the terms of `n_blocks` full 1024-byte blocks from `in`.
 template <bool ALIGNED>
-WC_DEVICE u64 wc_xxh3_long(const u8* in, u64 len, const u8* sec) {
+WC_DEVICE void wc_xxh3_terms(const u8* in, u64 n_blocks, u64* terms, const u8* sec) {
+    const u32 lane = wc_lane();
+    const u32 i = lane & 7u;
+    const u32 g = lane >> 3;
+    u64 key[4];
+    wc_stripe_keys(sec, key);
+    const u8* lane_in = in + g * 64u + 8u * i;
+    for (u64 b = 0; b < n_blocks; b += 4) {
+        u64 v[4][4];
+#pragma unroll
+        for (u32 k = 0; k < 4; ++k) {
+#pragma unroll
+            for (u32 q = 0; q < 4; ++q) {
+                v[k][q] = b + k < n_blocks ? wc_load64<ALIGNED>(lane_in + (b + k) * 1024u + q * 256u) : 0;
+            }
+        }
+#pragma unroll
+        for (u32 k = 0; k < 4; ++k) {
+            if (b + k < n_blocks) {
+                u64 words = 0, products = 0;
+#pragma unroll
+                for (u32 q = 0; q < 4; ++q) {
+                    words += v[k][q];
+                    products += wc_keyed_product(v[k][q], key[q]);
+                }
+                const u64 t = wc_block_term(words, products);
+                if (g == 0) terms[(b + k) * 8u + i] = t;
+            }
+        }
+    }
+}
+
+// Terms read per batch of the chain: loaded before the previous batch is consumed.
+#define WC_TERMS_PREFETCH 8
+
+// Phase 2 for inputs of more than 240 bytes (the whole warp). Returns the hash in every lane.
+template <bool ALIGNED>
+WC_DEVICE u64 wc_xxh3_long(const u8* in, u64 len, const u64* terms, const u8* sec) {
     const u32 lane = wc_lane();
     const u32 i = lane & 7u;
     const u32 g = lane >> 3;
@@ -166,49 +211,29 @@ WC_DEVICE u64 wc_xxh3_long(const u8* in, u64 len, const u8* sec) {
 #pragma unroll
     for (u32 k = 0; k < 8; ++k) acc = (k == i) ? init[k] : acc;
     u64 key[4];
-#pragma unroll
-    for (u32 q = 0; q < 4; ++q) key[q] = wc_rd64(sec + (g + 4u * q) * 8u + 8u * i);
+    wc_stripe_keys(sec, key);
     const u64 scramble_key = wc_rd64(sec + WC_SECRET_BYTES - 64u + 8u * i);
 
-    // Lane (g, i) reads stripes g, g+4, g+8, g+12 of each block: 8 bytes at g*64 + 8i + q*256.
-    const u8* lane_in = in + g * 64u + 8u * i;
     const u64 nb_blocks = (len - 1) / 1024u;
-    u64 cur[WC_HASH_PREFETCH][4];
+    u64 cur[WC_TERMS_PREFETCH];
 #pragma unroll
-    for (u32 b = 0; b < WC_HASH_PREFETCH; ++b) {
+    for (u32 k = 0; k < WC_TERMS_PREFETCH; ++k) cur[k] = k < nb_blocks ? terms[k * 8u + i] : 0;
+    for (u64 r = 0; r < nb_blocks; r += WC_TERMS_PREFETCH) {
+        u64 nxt[WC_TERMS_PREFETCH];
 #pragma unroll
-        for (u32 q = 0; q < 4; ++q) {
-            cur[b][q] = b < nb_blocks ? wc_load64<ALIGNED>(lane_in + b * 1024u + q * 256u) : 0;
-        }
-    }
-    for (u64 r = 0; r < nb_blocks; r += WC_HASH_PREFETCH) {
-        u64 nxt[WC_HASH_PREFETCH][4];
-#pragma unroll
-        for (u32 b = 0; b < WC_HASH_PREFETCH; ++b) {
-            const u64 blk = r + WC_HASH_PREFETCH + b;
-#pragma unroll
-            for (u32 q = 0; q < 4; ++q) {
-                nxt[b][q] = blk < nb_blocks ? wc_load64<ALIGNED>(lane_in + blk * 1024u + q * 256u) : 0;
-            }
+        for (u32 k = 0; k < WC_TERMS_PREFETCH; ++k) {
+            const u64 b = r + WC_TERMS_PREFETCH + k;
+            nxt[k] = b < nb_blocks ? terms[b * 8u + i] : 0;
         }
 #pragma unroll
-        for (u32 b = 0; b < WC_HASH_PREFETCH; ++b) {
-            if (r + b < nb_blocks) {
-                u64 words = 0, products = 0;
-#pragma unroll
-                for (u32 q = 0; q < 4; ++q) {
-                    words += cur[b][q];
-                    products += wc_keyed_product(cur[b][q], key[q]);
-                }
-                acc += wc_block_term(words, products);
+        for (u32 k = 0; k < WC_TERMS_PREFETCH; ++k) {
+            if (r + k < nb_blocks) {
+                acc += cur[k];
                 acc = ((acc ^ (acc >> 47)) ^ scramble_key) * WC_P32_1;
             }
         }
 #pragma unroll
-        for (u32 b = 0; b < WC_HASH_PREFETCH; ++b) {
-#pragma unroll
-            for (u32 q = 0; q < 4; ++q) cur[b][q] = nxt[b][q];
-        }
+        for (u32 k = 0; k < WC_TERMS_PREFETCH; ++k) cur[k] = nxt[k];
     }
     {
         // The last, partial block: stripes 0 .. nb_stripes-1 (no scramble after it).
@@ -243,6 +268,20 @@ WC_DEVICE u64 wc_xxh3_long(const u8* in, u64 len, const u8* sec) {
     return wc_xxh3_avalanche(len * WC_P64_1 + mix);
 }
 
+WC_KERNEL void __launch_bounds__(256) wcodec_xxh3_terms(const HashArgs a) {
+    WC_SMEM_DECL;
+    for (u32 t = threadIdx.x; t < WC_SECRET_BYTES; t += blockDim.x) wc_smem[t] = wc_xxh3_secret[t];
+    wc_syncthreads();
+    const u32 task = blockIdx.x * (blockDim.x >> 5) + wc_warp();
+    if (task >= a.n_jobs) return;
+    const HashJob j = ((const HashJob*)a.jobs)[task];
+    if ((j.src & 7u) == 0) {
+        wc_xxh3_terms<true>((const u8*)j.src, j.len, (u64*)j.out, wc_smem);
+    } else {
+        wc_xxh3_terms<false>((const u8*)j.src, j.len, (u64*)j.out, wc_smem);
+    }
+}
+
 WC_KERNEL void __launch_bounds__(256) wcodec_xxh3(const HashArgs a) {
     WC_SMEM_DECL;
     for (u32 t = threadIdx.x; t < WC_SECRET_BYTES; t += blockDim.x) wc_smem[t] = wc_xxh3_secret[t];
@@ -255,9 +294,9 @@ WC_KERNEL void __launch_bounds__(256) wcodec_xxh3(const HashArgs a) {
     if (j.len <= 240) {
         h = wc_lane() == 0 ? wc_xxh3_short(in, j.len, wc_smem) : 0;
     } else if ((j.src & 7u) == 0) {
-        h = wc_xxh3_long<true>(in, j.len, wc_smem);
+        h = wc_xxh3_long<true>(in, j.len, (const u64*)j.terms, wc_smem);
     } else {
-        h = wc_xxh3_long<false>(in, j.len, wc_smem);
+        h = wc_xxh3_long<false>(in, j.len, (const u64*)j.terms, wc_smem);
     }
     if (wc_lane() == 0) *(u64*)j.out = h;
 }

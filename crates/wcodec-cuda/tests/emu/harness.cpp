@@ -100,6 +100,7 @@ int main(int argc, char** argv) {
             else if (name == "wcodec_decode_p4") run(wcodec_decode_p4, grid, block, smem, args, args_len);
             else if (name == "wcodec_decode_p8") run(wcodec_decode_p8, grid, block, smem, args, args_len);
             else if (name == "wcodec_xxh3") run(wcodec_xxh3, grid, block, smem, args, args_len);
+            else if (name == "wcodec_xxh3_terms") run(wcodec_xxh3_terms, grid, block, smem, args, args_len);
             else {
                 std::fprintf(stderr, "unknown kernel %s\n", name.c_str());
                 return 2;
