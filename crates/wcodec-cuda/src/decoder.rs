@@ -45,7 +45,7 @@ pub struct DecodeParams {
 impl Default for DecodeParams {
     fn default() -> Self {
         DecodeParams {
-            chunks_per_block: 8,
+            chunks_per_block: 4,
             streams: 2,
             staging_bytes: 64 << 20,
             verify_checksums: true,

@@ -40,5 +40,7 @@ pub use decoder::{
 };
 pub use driver::{current_context, DeviceBuffer, DeviceInfo};
 pub use error::{Error, Result};
-pub use nvrtc::{cache_dir, compile_cubin, compile_ptx, compile_report, nvrtc_info};
+pub use nvrtc::{
+    cache_dir, compile_cubin, compile_ptx, compile_report, nvrtc_info, set_nvrtc_path,
+};
 pub use source::{compile_options, emulation_source, kernel_source, CI_ARCHS, KERNEL_NAMES};

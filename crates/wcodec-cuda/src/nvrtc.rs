@@ -2,10 +2,10 @@
 //! the on-disk cubin cache.
 //!
 //! NVRTC is loaded here with `libloading` rather than through cudarc, so its location can be
-//! chosen: `WCODEC_NVRTC_PATH` (the library file, or the directory holding it, e.g.
-//! `<site-packages>/nvidia/cu13/lib` of the `nvidia-cuda-nvrtc` pip package) is tried first, then
-//! the library search path (`LD_LIBRARY_PATH`, the linker cache) for `libnvrtc.so.13`,
-//! `libnvrtc.so` and `libnvrtc.so.12`. NVRTC needs no GPU and no driver, so the kernels compile
+//! chosen: a path given to [`set_nvrtc_path`], then `WCODEC_NVRTC_PATH` (the library file, or the
+//! directory holding it, e.g. `<site-packages>/nvidia/cu13/lib` of the `nvidia-cuda-nvrtc` pip
+//! package) are tried first, then the library search path (`LD_LIBRARY_PATH`, the linker cache)
+//! for `libnvrtc.so.13`, `libnvrtc.so` and `libnvrtc.so.12`. NVRTC needs no GPU and no driver, so the kernels compile
 //! on CPU-only machines (CI).
 //!
 //! Cubins, not PTX: PTX from an NVRTC newer than the driver is rejected by the driver, while a
@@ -48,10 +48,36 @@ struct Api {
 /// Library names tried on the search path, newest ABI first.
 const NAMES: &[&str] = &["libnvrtc.so.13", "libnvrtc.so", "libnvrtc.so.12"];
 
+/// A location set by [`set_nvrtc_path`], tried before everything else.
+static CHOSEN: OnceLock<PathBuf> = OnceLock::new();
+/// Whether NVRTC was looked for already (the search runs once per process).
+static SEARCHED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Names where to find NVRTC (the library file, or the directory holding it, e.g. the
+/// `nvidia/cu13/lib` directory of the `nvidia-cuda-nvrtc` wheel or of PyTorch), ahead of
+/// `WCODEC_NVRTC_PATH` and the library search path. Must be called before the first decoder or
+/// compile of the process (the search runs once); fails afterwards.
+pub fn set_nvrtc_path(path: impl Into<PathBuf>) -> Result<()> {
+    if SEARCHED.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(Error::InvalidArgument(
+            "NVRTC was already looked for in this process; set its path before the first decoder"
+                .into(),
+        ));
+    }
+    CHOSEN
+        .set(path.into())
+        .map_err(|_| Error::InvalidArgument("the NVRTC path was already set".into()))
+}
+
 fn candidates() -> Vec<PathBuf> {
     let mut out = Vec::new();
-    if let Some(p) = std::env::var_os("WCODEC_NVRTC_PATH").filter(|p| !p.is_empty()) {
-        let p = PathBuf::from(p);
+    let mut explicit: Vec<PathBuf> = CHOSEN.get().cloned().into_iter().collect();
+    explicit.extend(
+        std::env::var_os("WCODEC_NVRTC_PATH")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from),
+    );
+    for p in explicit {
         if p.is_dir() {
             out.extend(NAMES.iter().map(|n| p.join(n)));
         } else {
@@ -63,6 +89,7 @@ fn candidates() -> Vec<PathBuf> {
 }
 
 fn load() -> Result<Api, String> {
+    SEARCHED.store(true, std::sync::atomic::Ordering::SeqCst);
     let mut tried = Vec::new();
     for cand in candidates() {
         // SAFETY: loading NVRTC runs its initialisers, which have no preconditions.

@@ -1,11 +1,35 @@
 //! Every kernel compiles through NVRTC for every architecture CI targets. Needs no GPU: only
-//! libnvrtc (pip `nvidia-cuda-nvrtc`, found through `WCODEC_NVRTC_PATH` or the library path).
+//! libnvrtc (pip `nvidia-cuda-nvrtc`, found through `WCODEC_NVRTC_PATH`, the library path, or
+//! `python3`'s `nvidia.cu13` package).
 //! Skips with a message when NVRTC cannot be loaded, unless `WCODEC_REQUIRE_NVRTC=1` (CI), which
 //! turns the skip into a failure.
 
 use wcodec_cuda::{compile_cubin, kernel_source, nvrtc_info, CI_ARCHS};
 
+/// Without `WCODEC_NVRTC_PATH`, asks `python3` where the `nvidia-cuda-nvrtc` wheel (or PyTorch's
+/// copy) put NVRTC, so `pip install nvidia-cuda-nvrtc` is all a CI machine needs.
+fn find_pip_nvrtc() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if std::env::var_os("WCODEC_NVRTC_PATH").is_some() {
+            return;
+        }
+        let probe =
+            "import nvidia.cu13, os; print(os.path.join(list(nvidia.cu13.__path__)[0], 'lib'))";
+        if let Ok(out) = std::process::Command::new("python3")
+            .args(["-c", probe])
+            .output()
+        {
+            let dir = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+            if out.status.success() && std::path::Path::new(&dir).is_dir() {
+                let _ = wcodec_cuda::set_nvrtc_path(dir);
+            }
+        }
+    });
+}
+
 fn nvrtc_or_skip() -> bool {
+    find_pip_nvrtc();
     match nvrtc_info() {
         Ok((path, (major, minor))) => {
             eprintln!("NVRTC {major}.{minor} from {path}");

@@ -19,16 +19,33 @@ const DST_BASE: u64 = 0x3200_0000_0000;
 /// H100's dynamic shared memory per block.
 const MAX_SMEM: u32 = 227 * 1024;
 
+/// Builds the harness once per source version: test processes run in parallel (nextest), so
+/// the binary is named by a hash of its sources and moved into place atomically.
 fn harness() -> Option<&'static Path> {
     static HARNESS: OnceLock<Option<PathBuf>> = OnceLock::new();
     HARNESS
         .get_or_init(|| {
-            let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("wcodec-emu");
-            std::fs::create_dir_all(&dir).ok()?;
-            std::fs::write(dir.join("kernels_emu.cu"), wcodec_cuda::emulation_source()).ok()?;
-            let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
             let emu_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/emu");
+            let kernels = wcodec_cuda::emulation_source();
+            let mut keyed = kernels.clone().into_bytes();
+            for f in ["harness.cpp", "emu.h"] {
+                keyed.extend(std::fs::read(emu_dir.join(f)).ok()?);
+            }
+            let key = xxhash_rust::xxh3::xxh3_64(&keyed);
+            let dir =
+                PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("wcodec-emu-{key:016x}"));
             let exe = dir.join("harness");
+            if exe.exists() {
+                return Some(exe);
+            }
+            std::fs::create_dir_all(&dir).ok()?;
+            let src = dir.join(format!("kernels_emu.cu.{}", std::process::id()));
+            std::fs::write(&src, &kernels).ok()?;
+            let inc = dir.join(format!("inc.{}", std::process::id()));
+            std::fs::create_dir_all(&inc).ok()?;
+            std::fs::rename(&src, inc.join("kernels_emu.cu")).ok()?;
+            let cxx = std::env::var("CXX").unwrap_or_else(|_| "c++".into());
+            let tmp_exe = dir.join(format!("harness.{}", std::process::id()));
             let out = Command::new(&cxx)
                 .args([
                     "-std=c++20",
@@ -38,13 +55,14 @@ fn harness() -> Option<&'static Path> {
                     "-Wno-unknown-pragmas",
                 ])
                 .arg("-I")
-                .arg(&dir)
+                .arg(&inc)
                 .arg("-I")
                 .arg(&emu_dir)
                 .arg(emu_dir.join("harness.cpp"))
                 .arg("-o")
-                .arg(&exe)
+                .arg(&tmp_exe)
                 .output();
+            let _ = std::fs::remove_dir_all(&inc);
             match out {
                 Err(e) => {
                     eprintln!("skipping the emulation tests: no C++ compiler `{cxx}` ({e})");
@@ -54,7 +72,10 @@ fn harness() -> Option<&'static Path> {
                     "the kernels do not compile under emulation:\n{}",
                     String::from_utf8_lossy(&o.stderr)
                 ),
-                Ok(_) => Some(exe),
+                Ok(_) => {
+                    std::fs::rename(&tmp_exe, &exe).ok()?;
+                    Some(exe)
+                }
             }
         })
         .as_deref()

@@ -255,3 +255,16 @@ fn wrong_buffers_are_rejected_before_any_launch() {
     );
     assert!(e.is_err());
 }
+
+#[test]
+fn no_driver_is_an_error_not_a_panic() {
+    if wcodec_cuda::is_available() {
+        return;
+    }
+    let e = CudaDecoder::new(0).expect_err("no device");
+    assert!(
+        matches!(e, Error::DriverMissing(_) | Error::InvalidArgument(_)),
+        "{e}"
+    );
+    eprintln!("without a GPU: {e}");
+}
