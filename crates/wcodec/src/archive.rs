@@ -9,6 +9,7 @@ use crate::error::{Error, Result};
 use crate::format::header::{Header, TensorEntry};
 use crate::format::preamble::Preamble;
 use crate::io::{map_file, Mapped};
+use crate::layout::{tensor_storage, TensorStorage};
 use crate::progress::Progress;
 use crate::source::safetensors;
 use crate::tensor::{decode_tensor_into, decode_tensors_into};
@@ -87,6 +88,23 @@ impl Archive {
     /// The path it was opened from, if any.
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()
+    }
+
+    /// The whole file image (memory-mapped or owned): the bytes the offsets of
+    /// [`Archive::tensor_storage`] point into.
+    pub fn image(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// Where the stored bytes of tensor `index` lie in [`Archive::image`], validated (see
+    /// [`crate::layout`]).
+    pub fn tensor_storage(&self, index: usize) -> Result<TensorStorage> {
+        let entry = self
+            .header
+            .tensors
+            .get(index)
+            .ok_or_else(|| Error::TensorNotFound(format!("#{index}")))?;
+        tensor_storage(entry, &self.bytes)
     }
 
     /// Index of the tensor called `name`.

@@ -12,7 +12,8 @@
 //! The format is specified in `docs/format.md`; this crate is its reference implementation.
 //! Module map: [`format`] (container), [`source`] (safetensors), [`dtype`] and [`planes`]
 //! (symbols), [`rans`] (entropy coder), [`plane`] and [`tensor`] (chunked coding),
-//! [`encoder`], [`archive`] and [`decoder`] (files), [`dir`] (model directories).
+//! [`encoder`], [`archive`] and [`decoder`] (files), [`dir`] (model directories), [`layout`]
+//! (where each chunk lies, for decoders outside this crate such as the GPU one).
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -26,6 +27,7 @@ pub mod encoder;
 pub mod error;
 pub mod format;
 pub mod io;
+pub mod layout;
 pub mod plane;
 pub mod planes;
 pub mod progress;

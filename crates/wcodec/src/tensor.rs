@@ -221,7 +221,7 @@ fn region<'f>(entry: &TensorEntry, file: &'f [u8], offset: u64, len: u64) -> Res
 }
 
 /// Checks a planes region's padding and parses its planes.
-fn plane_views<'f>(entry: &TensorEntry, file: &'f [u8]) -> Result<Vec<PlaneView<'f>>> {
+pub(crate) fn plane_views<'f>(entry: &TensorEntry, file: &'f [u8]) -> Result<Vec<PlaneView<'f>>> {
     let mut pos = entry.offset;
     for p in &entry.planes {
         check_zero(

@@ -1,0 +1,94 @@
+//! The error type of the GPU decoder.
+//!
+//! Variants say what the caller can do: install or point at a library (`DriverMissing`,
+//! `NvrtcMissing`), report a bug or an unsupported GPU (`Compile`), reject the file (`Corrupt…`,
+//! `Checksum`, `Format`), or fix the call (`BufferSize`, `InvalidArgument`). Messages are
+//! lowercase with no trailing period.
+
+/// Everything the GPU decoder can fail with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The CUDA driver library (`libcuda.so`) cannot be loaded, or lacks a function this crate
+    /// needs (a driver older than the CUDA 12 series).
+    #[error("CUDA driver not available: {0}")]
+    DriverMissing(String),
+    /// NVRTC (`libnvrtc.so.13`) cannot be loaded.
+    #[error(
+        "NVRTC not available: {0} (install the `nvidia-cuda-nvrtc` pip package, or torch with CUDA 13, \
+         and set WCODEC_NVRTC_PATH to its lib directory or add it to LD_LIBRARY_PATH)"
+    )]
+    NvrtcMissing(String),
+    /// A CUDA driver call failed.
+    #[error("CUDA error in `{call}`: {name} ({code}): {message}")]
+    Cuda {
+        /// The driver function.
+        call: &'static str,
+        /// The `CUresult` value.
+        code: u32,
+        /// Its name (`CUDA_ERROR_…`).
+        name: String,
+        /// Its description.
+        message: String,
+    },
+    /// NVRTC failed to compile the kernels.
+    #[error("NVRTC could not compile `{kernel}` for {arch}\noptions: {options}\n{log}")]
+    Compile {
+        /// The kernel source unit.
+        kernel: &'static str,
+        /// The target (`sm_90`).
+        arch: String,
+        /// The options passed, space-separated.
+        options: String,
+        /// The compiler log.
+        log: String,
+    },
+    /// A rANS chunk failed a check of format.md §5.4 while decoding on the GPU.
+    #[error("corrupt tensor `{tensor}`: chunk {chunk} of plane {plane}: {detail}")]
+    CorruptChunk {
+        /// Tensor name.
+        tensor: String,
+        /// Chunk index within the tensor.
+        chunk: u64,
+        /// Plane index (0 = most significant byte).
+        plane: u32,
+        /// What the kernel found.
+        detail: &'static str,
+    },
+    /// A decoded tensor's checksum differs from the one recorded in the file.
+    #[error(
+        "checksum mismatch in tensor `{tensor}` (got {computed:016x}, expected {expected:016x})"
+    )]
+    Checksum {
+        /// Tensor name.
+        tensor: String,
+        /// XXH3 of the bytes the GPU produced.
+        computed: u64,
+        /// XXH3 recorded at encode time.
+        expected: u64,
+    },
+    /// The file (header, layout) is invalid; found by the core parser before anything ran on
+    /// the GPU.
+    #[error(transparent)]
+    Format(#[from] wcodec::Error),
+    /// A destination buffer does not have the tensor's size.
+    #[error("buffer for tensor `{tensor}` holds {found} bytes, the tensor needs {expected}")]
+    BufferSize {
+        /// Tensor name.
+        tensor: String,
+        /// Bytes needed.
+        expected: u64,
+        /// Bytes provided.
+        found: u64,
+    },
+    /// A bug in this crate (a chunk the kernels never reached, an inconsistent plan).
+    #[error("internal error: {0}")]
+    Internal(String),
+    /// The caller passed something unusable (a pointer on another device, a misaligned
+    /// destination, a bad parameter, …).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+}
+
+/// Result alias of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

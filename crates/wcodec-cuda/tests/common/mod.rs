@@ -1,0 +1,269 @@
+//! Test bodies shared by the GPU tests (`gpu.rs`) and the warp-emulation tests (`emu.rs`): the
+//! same files, the same comparisons with the CPU decoder, whatever runs the kernels.
+
+#![allow(dead_code)]
+
+use std::io::Cursor;
+use std::path::PathBuf;
+
+use wcodec::source::safetensors;
+use wcodec::{encode_bytes, Archive, Dtype, EncodeOptions, NoProgress};
+use wcodec_cuda::DecodeParams;
+
+/// Something that runs the GPU decode of every tensor of an archive.
+pub(crate) trait Backend {
+    /// Decodes every tensor; returns the decode result and each tensor's bytes as written (the
+    /// contents of its destination, whatever the result).
+    fn decode_all(
+        &self,
+        archive: &Archive,
+        params: &DecodeParams,
+    ) -> (wcodec_cuda::Result<()>, Vec<Vec<u8>>);
+}
+
+/// The committed golden files.
+pub(crate) fn golden_files() -> Vec<(String, Vec<u8>)> {
+    // WCODEC_GOLDEN_DIR: where the golden files are when the test binary runs away from its
+    // source tree (a GPU machine that got the binary only).
+    let dir = std::env::var_os("WCODEC_GOLDEN_DIR").map_or_else(
+        || PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/golden"),
+        PathBuf::from,
+    );
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("testdata/golden")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "wcodec"))
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// 64-bit LCG bytes.
+pub(crate) fn lcg(n: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed ^ 0x9E37_79B9_7F4A_7C15;
+    (0..n)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (x >> 33) as u8
+        })
+        .collect()
+}
+
+/// Gaussian-like f32 weights (sum of four uniforms).
+pub(crate) fn weights(n: usize, seed: u64, scale: f32) -> Vec<f32> {
+    lcg(n * 8, seed)
+        .chunks_exact(8)
+        .map(|c| {
+            let u = |i: usize| f32::from(u16::from_le_bytes([c[2 * i], c[2 * i + 1]])) / 65536.0;
+            (u(0) + u(1) + u(2) + u(3) - 2.0) * 1.73 * scale
+        })
+        .collect()
+}
+
+/// Peaked int8-like bytes.
+pub(crate) fn peaked(n: usize, seed: u64, spread: i32) -> Vec<u8> {
+    lcg(n * 4, seed)
+        .chunks_exact(4)
+        .map(|c| {
+            let s: i32 = c.iter().map(|&b| i32::from(b) % (2 * spread)).sum();
+            (s / 4 - spread) as i8 as u8
+        })
+        .collect()
+}
+
+/// `n` elements of `dtype`, weight-like where it is a float.
+pub(crate) fn tensor_bytes(dtype: Dtype, n: usize, seed: u64) -> Vec<u8> {
+    let w = |k| weights(k, seed, 0.02);
+    match dtype {
+        Dtype::F32 => w(n).iter().flat_map(|v| v.to_le_bytes()).collect(),
+        Dtype::F64 => w(n)
+            .iter()
+            .flat_map(|&v| f64::from(v).to_le_bytes())
+            .collect(),
+        Dtype::BF16 => w(n)
+            .iter()
+            .flat_map(|v| ((v.to_bits() >> 16) as u16).to_le_bytes())
+            .collect(),
+        Dtype::F16 | Dtype::I16 | Dtype::U16 => peaked(n * 2, seed, 3),
+        Dtype::I32 | Dtype::U32 => peaked(n, seed, 20)
+            .iter()
+            .flat_map(|&b| i32::from(b as i8).to_le_bytes())
+            .collect(),
+        Dtype::I64 | Dtype::U64 => peaked(n, seed, 20)
+            .iter()
+            .flat_map(|&b| i64::from(b as i8).to_le_bytes())
+            .collect(),
+        _ => peaked(n, seed, 24),
+    }
+}
+
+/// Encodes `(name, dtype, elements, seed)` tensors with `chunk_symbols`.
+pub(crate) fn encode(tensors: &[(&str, Dtype, usize, u64)], chunk_symbols: u64) -> Vec<u8> {
+    let data: Vec<(String, Dtype, Vec<u64>, Vec<u8>)> = tensors
+        .iter()
+        .map(|&(name, dtype, n, seed)| {
+            // `noise*` tensors are uniform bytes: incompressible, stored raw.
+            let bytes = if name.starts_with("noise") {
+                lcg(n * dtype.plane_layout().n_planes(), seed)
+            } else {
+                tensor_bytes(dtype, n, seed)
+            };
+            (name.to_owned(), dtype, vec![n as u64], bytes)
+        })
+        .collect();
+    let refs: Vec<(&str, Dtype, &[u64], &[u8])> = data
+        .iter()
+        .map(|(n, d, s, b)| (n.as_str(), *d, s.as_slice(), b.as_slice()))
+        .collect();
+    let source = safetensors::build(&refs, None);
+    let mut out = Cursor::new(Vec::new());
+    encode_bytes(
+        &source,
+        "model.safetensors",
+        &EncodeOptions {
+            chunk_symbols,
+            ..EncodeOptions::default()
+        },
+        &mut out,
+        &NoProgress,
+    )
+    .expect("encodes");
+    out.into_inner()
+}
+
+/// Compares a backend's output with the CPU decoder, tensor by tensor.
+pub(crate) fn assert_matches_cpu(
+    label: &str,
+    archive: &Archive,
+    result: &wcodec_cuda::Result<()>,
+    got: &[Vec<u8>],
+) {
+    if let Err(e) = result {
+        panic!("{label}: GPU decode failed: {e}");
+    }
+    for (i, t) in archive.tensors().iter().enumerate() {
+        let cpu = archive
+            .decode(i)
+            .unwrap_or_else(|e| panic!("{label}: CPU decode failed: {e}"));
+        assert!(
+            got[i] == cpu,
+            "{label}: tensor `{}` ({}, {} bytes, {:?}) differs from the CPU decoder (first difference at byte {:?})",
+            t.name,
+            t.dtype,
+            t.raw_bytes,
+            t.encoding,
+            got[i].iter().zip(&cpu).position(|(a, b)| a != b)
+        );
+    }
+}
+
+/// Every golden file decodes to the CPU decoder's bytes.
+pub(crate) fn golden(b: &dyn Backend, params: &DecodeParams) {
+    for (name, bytes) in golden_files() {
+        let archive = Archive::from_bytes(bytes).expect("golden file opens");
+        let (result, got) = b.decode_all(&archive, params);
+        assert_matches_cpu(&name, &archive, &result, &got);
+    }
+}
+
+/// Synthetic round trips: every dtype class, several chunk sizes, partial last chunks.
+pub(crate) fn round_trips(b: &dyn Backend, params: &DecodeParams, scale: usize) {
+    for &chunk in &[4096u64, 16384] {
+        let n = |k: usize| k * scale;
+        let file = encode(
+            &[
+                ("int8", Dtype::I8, n(3 * 4096 + 17), 1),
+                ("bf16", Dtype::BF16, n(2 * 4096 + 5), 2),
+                ("f32", Dtype::F32, n(4096 + 3), 3),
+                ("f16", Dtype::F16, n(4096 + 1), 4),
+                ("i64", Dtype::I64, 700, 5),
+                ("tiny", Dtype::U8, 3, 6),
+                ("fp8", Dtype::F8E4M3, n(5000), 7),
+                ("f64", Dtype::F64, 1500, 8),
+                ("noise", Dtype::U8, 5000, 9),
+                ("noise_bf16", Dtype::BF16, 3000, 10),
+            ],
+            chunk,
+        );
+        let archive = Archive::from_bytes(file).expect("opens");
+        let (result, got) = b.decode_all(&archive, params);
+        assert_matches_cpu(
+            &format!("round trip, chunk {chunk}"),
+            &archive,
+            &result,
+            &got,
+        );
+    }
+}
+
+/// Single-bit flips across the payload: the backend fails exactly when the CPU decoder fails,
+/// and never crashes (a crash aborts the test process or the emulator).
+pub(crate) fn corrupt_sweep(
+    b: &dyn Backend,
+    params: &DecodeParams,
+    file: &[u8],
+    flips: usize,
+) -> (usize, usize) {
+    let original = Archive::from_bytes(file.to_vec()).expect("opens");
+    let payload_end = original
+        .tensors()
+        .iter()
+        .map(|t| t.offset + t.stored_bytes)
+        .max()
+        .unwrap_or(64);
+    let (mut tried, mut rejected) = (0, 0);
+    let mut kinds = std::collections::BTreeMap::new();
+    for i in 0..flips {
+        let pos = 64 + (i as u64 * 7919) % (payload_end - 64);
+        let mut bad = file.to_vec();
+        bad[pos as usize] ^= 1 << (i % 8);
+        let Ok(archive) = Archive::from_bytes(bad) else {
+            continue;
+        };
+        tried += 1;
+        let cpu_fails = (0..archive.tensors().len()).any(|t| archive.decode(t).is_err());
+        let (result, _) = b.decode_all(&archive, params);
+        assert_eq!(
+            result.is_err(),
+            cpu_fails,
+            "flip of bit {} at byte {pos}: CPU {} but GPU {:?}",
+            i % 8,
+            if cpu_fails { "fails" } else { "succeeds" },
+            result
+        );
+        rejected += usize::from(cpu_fails);
+        if let Err(e) = &result {
+            let kind = match e {
+                wcodec_cuda::Error::CorruptChunk { .. } => "chunk status",
+                wcodec_cuda::Error::Checksum { .. } => "checksum",
+                wcodec_cuda::Error::Format(_) => "layout (before any launch)",
+                _ => "other",
+            };
+            *kinds.entry(kind).or_insert(0usize) += 1;
+        }
+    }
+    eprintln!("corrupt sweep: {tried} variants opened, rejections by kind: {kinds:?}");
+    (tried, rejected)
+}
+
+/// A file for the corruption sweeps: rANS planes, raw planes, raw chunks, a raw tensor.
+pub(crate) fn corrupt_sweep_file() -> Vec<u8> {
+    encode(
+        &[
+            ("int8", Dtype::I8, 2 * 4096 + 100, 11),
+            ("bf16", Dtype::BF16, 4096 + 30, 12),
+            ("noise", Dtype::U8, 300, 13),
+        ],
+        4096,
+    )
+}
