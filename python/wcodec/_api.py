@@ -102,9 +102,12 @@ def decode_checkpoint(
 
     With ``output_path``: rebuilds the original file(s) there, byte for byte (every tensor is
     checked against its checksum), and returns ``None``; ``device`` is not used.
-    Without: returns a state dict of torch tensors on ``device``. A CUDA device needs a visible
-    GPU; this build decodes on the CPU and copies (``fallback="cpu"``, on ``stream`` if given), and
-    ``fallback=None`` raises :class:`CudaUnavailableError` instead. ``cache_dir`` keeps decoded
+    Without: returns a state dict of torch tensors on ``device``. On a CUDA device the GPU decoder
+    writes straight into device memory (ordered after ``stream``, torch's current stream by
+    default) through a pipelined load: the memory-mapped file is staged through pinned buffers
+    and copied on several streams while earlier batches decode. Where the GPU decoder cannot run
+    (see :func:`is_cuda_available`), ``fallback="cpu"`` decodes on the CPU and copies, and
+    ``fallback=None`` raises :class:`CudaUnavailableError`. ``cache_dir`` keeps decoded
     files for the next load (see :mod:`wcodec._cache`).
     """
     if output_path is not None:

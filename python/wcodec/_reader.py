@@ -1,8 +1,8 @@
 """Lazy, random-access reading of ``.wcodec`` checkpoints into torch tensors.
 
 Tensors are decoded straight into memory that torch allocated (``torch.empty``), with the GIL
-released, by as many threads as the machine has; a CUDA destination is served by decoding on the
-CPU and copying (this build has no GPU decoder).
+released: on the CPU by as many threads as the machine has, on a CUDA device by the GPU decoder
+(``wcodec-cuda``), or, where that cannot run and ``fallback="cpu"``, on the CPU and copied.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Optional
 
 from . import _device, _dtypes
 from ._files import PathLike, checkpoint_files, open_reader
-from .errors import CorruptFileError, TensorNotFoundError, WcodecError
+from .errors import CorruptFileError, CudaUnavailableError, TensorNotFoundError, WcodecError
 
 if TYPE_CHECKING:
     import torch
@@ -69,33 +69,66 @@ def decode(
     fallback: Optional[str] = "cpu",
     stream: Any = None,
 ) -> list[torch.Tensor]:
-    """Decodes tensors (one parallel pass per file) and returns them on ``device``."""
-    import torch
-
+    """Decodes tensors and returns them on ``device``: on a CUDA device by the GPU decoder when it
+    can run there (straight into memory torch allocated on that device), otherwise on the CPU
+    (one parallel pass per file) and copied."""
     dev = _device.resolve(device, fallback)
     entries = list(entries)
-    outs: list[Optional[torch.Tensor]] = [None] * len(entries)
-    by_reader: dict[int, list[int]] = {}
-    for i, e in enumerate(entries):
-        by_reader.setdefault(id(e.reader), []).append(i)
-    for positions in by_reader.values():
-        jobs = []
-        for i in positions:
-            e = entries[i]
-            t = torch.empty(_dtypes.torch_shape(e.dtype, e.shape), dtype=_dtypes.torch_dtype(e.dtype))
-            if t.numel() * t.element_size() != e.nbytes:
-                raise CorruptFileError(
-                    f"tensor `{e.name}`: {e.nbytes} bytes do not fill a {e.dtype} tensor of "
-                    f"shape {e.shape}"
-                )
-            jobs.append((e.index, t.data_ptr(), e.nbytes))
-            outs[i] = t
-        # `outs` keeps every destination alive for the whole call (the native side's contract).
-        entries[positions[0]].reader.decode_into(jobs)
-    result: list[torch.Tensor] = [t for t in outs if t is not None]
+    if _device.use_gpu_decoder(dev):
+        try:
+            return _decode_cuda(entries, dev, stream)
+        except CudaUnavailableError:
+            if fallback != "cpu":
+                raise
+    result = _decode_cpu(entries)
     if dev.type != "cpu":
         result = _to_device(result, dev, stream)
     return result
+
+
+def _empty(e: TensorInfo, device: Optional[torch.device] = None) -> torch.Tensor:
+    import torch
+
+    t = torch.empty(_dtypes.torch_shape(e.dtype, e.shape), dtype=_dtypes.torch_dtype(e.dtype), device=device)
+    if t.numel() * t.element_size() != e.nbytes:
+        raise CorruptFileError(f"tensor `{e.name}`: {e.nbytes} bytes do not fill a {e.dtype} tensor of shape {e.shape}")
+    return t
+
+
+def _by_reader(entries: list[TensorInfo]) -> list[list[int]]:
+    groups: dict[int, list[int]] = {}
+    for i, e in enumerate(entries):
+        groups.setdefault(id(e.reader), []).append(i)
+    return list(groups.values())
+
+
+def _decode_cpu(entries: list[TensorInfo]) -> list[torch.Tensor]:
+    outs: list[Optional[torch.Tensor]] = [None] * len(entries)
+    for positions in _by_reader(entries):
+        jobs = []
+        for i in positions:
+            outs[i] = t = _empty(entries[i])
+            jobs.append((entries[i].index, t.data_ptr(), entries[i].nbytes))
+        # `outs` keeps every destination alive for the whole call (the native side's contract).
+        entries[positions[0]].reader.decode_into(jobs)
+    return [t for t in outs if t is not None]
+
+
+def _decode_cuda(entries: list[TensorInfo], dev: torch.device, stream: Any) -> list[torch.Tensor]:
+    import torch
+
+    # Allocated by torch's caching allocator on the device's current stream; the decoder orders
+    # its work after `stream` and returns once the data is decoded and verified.
+    with torch.cuda.device(dev):
+        outs: list[Optional[torch.Tensor]] = [None] * len(entries)
+        handle = (stream if stream is not None else torch.cuda.current_stream(dev)).cuda_stream
+        for positions in _by_reader(entries):
+            jobs = []
+            for i in positions:
+                outs[i] = t = _empty(entries[i], dev)
+                jobs.append((entries[i].index, t.data_ptr(), entries[i].nbytes))
+            entries[positions[0]].reader.decode_into_cuda(jobs, dev.index, handle)
+    return [t for t in outs if t is not None]
 
 
 def _to_device(tensors: list[torch.Tensor], dev: torch.device, stream: Any) -> list[torch.Tensor]:

@@ -51,6 +51,11 @@ class WcodecFileNotFoundError(WcodecIOError, FileNotFoundError):
     """A path given to wcodec does not exist."""
 
 
-class CudaUnavailableError(WcodecError, RuntimeError):
-    """Tensors were asked for on a CUDA device that cannot be used (no CUDA device, or the GPU
-    decoder is unavailable and no CPU fallback was allowed)."""
+class CudaError(WcodecError, RuntimeError):
+    """The GPU decoder failed (a CUDA driver error while decoding)."""
+
+
+class CudaUnavailableError(CudaError):
+    """Tensors were asked for on a CUDA device that cannot be used: torch sees no such device, or
+    the GPU decoder cannot run here (no driver, no NVRTC, kernels that do not build for this GPU)
+    and no CPU fallback was allowed."""

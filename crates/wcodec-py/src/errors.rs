@@ -14,14 +14,24 @@ pyo3::import_exception!(wcodec.errors, UnsupportedFormatError);
 pyo3::import_exception!(wcodec.errors, TensorNotFoundError);
 pyo3::import_exception!(wcodec.errors, WcodecIOError);
 pyo3::import_exception!(wcodec.errors, WcodecFileNotFoundError);
+pyo3::import_exception!(wcodec.errors, CudaUnavailableError);
+pyo3::import_exception!(wcodec.errors, CudaError);
 
 /// An error on its way to Python, from the core or from Python itself: lets every
 /// `#[pyfunction]` use `?` on both.
 pub(crate) enum PyWcodecError {
     /// A core error, mapped by the table below.
     Core(wcodec::Error),
+    /// A GPU decoder error.
+    Cuda(wcodec_cuda::Error),
     /// Already a Python exception (argument checks, conversions).
     Py(PyErr),
+}
+
+impl From<wcodec_cuda::Error> for PyWcodecError {
+    fn from(e: wcodec_cuda::Error) -> Self {
+        PyWcodecError::Cuda(e)
+    }
 }
 
 impl From<wcodec::Error> for PyWcodecError {
@@ -40,8 +50,26 @@ impl From<PyWcodecError> for PyErr {
     fn from(e: PyWcodecError) -> PyErr {
         match e {
             PyWcodecError::Core(e) => core_to_py(&e),
+            PyWcodecError::Cuda(e) => cuda_to_py(e),
             PyWcodecError::Py(e) => e,
         }
+    }
+}
+
+/// Missing pieces (driver, NVRTC, a kernel that does not build for this GPU) mean the GPU decoder
+/// cannot run here, which `fallback="cpu"` handles; corrupt data is a corrupt file whatever
+/// decoder found it; the rest is a CUDA failure.
+fn cuda_to_py(e: wcodec_cuda::Error) -> PyErr {
+    use wcodec_cuda::Error as E;
+    let msg = e.to_string();
+    match e {
+        E::Format(core) => core_to_py(&core),
+        E::DriverMissing(_) | E::NvrtcMissing(_) | E::Compile { .. } => {
+            CudaUnavailableError::new_err(msg)
+        }
+        E::CorruptChunk { .. } | E::Checksum { .. } => CorruptFileError::new_err(msg),
+        E::BufferSize { .. } | E::InvalidArgument(_) => PyValueError::new_err(msg),
+        _ => CudaError::new_err(msg),
     }
 }
 

@@ -7,6 +7,7 @@
 #![allow(clippy::needless_pass_by_value)]
 
 mod codec;
+mod cuda;
 mod errors;
 mod memory;
 mod reader;
@@ -23,5 +24,9 @@ fn _wcodec(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(codec::decode, m)?)?;
     m.add_function(wrap_pyfunction!(codec::verify, m)?)?;
     m.add_function(wrap_pyfunction!(codec::run_cli, m)?)?;
+    m.add_function(wrap_pyfunction!(cuda::cuda_device_count, m)?)?;
+    m.add_function(wrap_pyfunction!(cuda::cuda_decoder_error, m)?)?;
+    m.add_function(wrap_pyfunction!(cuda::set_nvrtc_path, m)?)?;
+    m.add_function(wrap_pyfunction!(cuda::set_cuda_params, m)?)?;
     Ok(())
 }

@@ -126,6 +126,33 @@ impl Reader {
         })
     }
 
+    /// Decodes tensors on the GPU into device memory: `jobs` is a list of `(index, device
+    /// address, nbytes)` on CUDA device `device` (torch tensors' `data_ptr()`), ordered after the
+    /// work queued on `stream` (a raw `CUstream`, torch's `cuda_stream`). Returns once the data is
+    /// decoded and verified. The destinations are checked by the driver (device, size,
+    /// alignment, allocation range) before anything runs.
+    fn decode_into_cuda(
+        &self,
+        py: Python<'_>,
+        jobs: Vec<(usize, u64, u64)>,
+        device: usize,
+        stream: u64,
+    ) -> PyResult<()> {
+        let jobs: Vec<wcodec_cuda::DeviceJob> = jobs
+            .into_iter()
+            .map(|(tensor, dst, dst_bytes)| wcodec_cuda::DeviceJob {
+                tensor,
+                dst,
+                dst_bytes,
+            })
+            .collect();
+        py.detach(|| {
+            let dec = crate::cuda::decoder(device)?;
+            dec.decode_tensors(&self.archive, &jobs, stream)?;
+            Ok(())
+        })
+    }
+
     /// Rebuilds the source file at `output` (atomically; never over the input).
     #[pyo3(signature = (output, overwrite=false))]
     fn write_source(&self, py: Python<'_>, output: PathBuf, overwrite: bool) -> PyResult<u64> {
