@@ -45,7 +45,7 @@ def tile(src: Path, target: int, dst: Path) -> int:
     base = safetensors.torch.load_file(str(src))
     size = sum(t.numel() * t.element_size() for t in base.values())
     copies = max(1, -(-target // size))
-    tiled = {f"copy{j}.{k}": v for j in range(copies) for k, v in base.items()}
+    tiled = {f"copy{j}.{k}": v.clone() for j in range(copies) for k, v in base.items()}
     safetensors.torch.save_file(tiled, str(dst))
     return size * copies
 
