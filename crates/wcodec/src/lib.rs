@@ -32,6 +32,7 @@ pub mod progress;
 pub mod rans;
 pub mod source;
 pub mod tensor;
+pub mod tile;
 pub mod verify;
 
 pub use archive::Archive;
@@ -41,4 +42,5 @@ pub use dtype::Dtype;
 pub use encoder::{encode_bytes, encode_file, EncodeOptions, EncodeStats};
 pub use error::{Error, Result};
 pub use progress::{NoProgress, Progress};
+pub use tile::{Predictor, TileOptions, Transform};
 pub use verify::{verify, VerifyReport};
