@@ -26,7 +26,7 @@ use crate::rans::freq::histogram;
 use super::codec::{gather, mode_counts, Place};
 use super::predict;
 use super::simd::{self, Level};
-use super::transform::{self, forward_rows, program, segments, transpose_strided, Scratch};
+use super::transform::{forward_rows, line_perm, program, segments, transpose_strided};
 use super::{Grid, Mode, Predictor, Transform, N_MODES};
 
 /// Target share of tiles in the sample: 1 in 64.
@@ -167,7 +167,6 @@ struct Evaluator {
     wide: Vec<u8>,
     /// Costs: `[block][0 = none, 1.. = kinds]`, 1/8 bit.
     costs: Vec<u32>,
-    scratch: Scratch,
 }
 
 /// Most tiles evaluated side by side.
@@ -202,7 +201,6 @@ impl Evaluator {
             preds,
             kinds,
             group,
-            scratch: Scratch::new(level),
         }
     }
 
@@ -333,15 +331,29 @@ impl Evaluator {
         }
     }
 
-    /// Writes the symbols of mode `m` of tile `g` (of `n`) in format order (coefficients
-    /// permuted).
-    fn write(&mut self, g: usize, n: usize, m: Mode, h: usize, w: usize, out: &mut [u8]) {
-        let b = g * self.preds.len() + self.pred_slot(m.predictor);
-        let stride = n * self.preds.len() * w;
-        for (i, row) in out.chunks_exact_mut(w).enumerate() {
-            row.copy_from_slice(&self.res[i * stride + b * w..i * stride + (b + 1) * w]);
+    /// Writes the symbols of mode `m` of tile `g` (of `n`) in format order. Transformed tiles
+    /// are gathered from the search's coefficients: row transforms commute with permuting rows,
+    /// so coefficient `(ki, kj)` is the unpermuted value at row `perm_w[kj]`, column
+    /// `perm_h[ki]` of the transposed block.
+    fn write(&self, g: usize, n: usize, m: Mode, h: usize, w: usize, out: &mut [u8]) {
+        let np = self.preds.len();
+        let b = g * np + self.pred_slot(m.predictor);
+        if m.transform == Transform::None {
+            let stride = n * np * w;
+            for (i, row) in out.chunks_exact_mut(w).enumerate() {
+                row.copy_from_slice(&self.res[i * stride + b * w..i * stride + (b + 1) * w]);
+            }
+            return;
         }
-        transform::forward_2d(m.transform, out, h, w, &mut self.scratch);
+        let coef = &self.coef[self.kind_slot(m.transform) - 1];
+        let stride_t = n * np * h;
+        let (ph, pw) = (line_perm(m.transform, h), line_perm(m.transform, w));
+        for (row, &pi) in out.chunks_exact_mut(w).zip(ph) {
+            let col = b * h + pi as usize;
+            for (o, &pj) in row.iter_mut().zip(pw) {
+                *o = coef[pj as usize * stride_t + col];
+            }
+        }
     }
 }
 

@@ -297,47 +297,45 @@ pub fn transpose16(src: &[u8], src_stride: usize, dst: &mut [u8], dst_stride: us
     // writes [j·dst_stride, +16), inside the slices (asserted above).
     unsafe {
         use std::arch::x86_64::{
-            __m128i, _mm_loadu_si128, _mm_storeu_si128, _mm_unpackhi_epi16, _mm_unpackhi_epi32,
-            _mm_unpackhi_epi64, _mm_unpackhi_epi8, _mm_unpacklo_epi16, _mm_unpacklo_epi32,
-            _mm_unpacklo_epi64, _mm_unpacklo_epi8,
+            _mm_loadu_si128, _mm_setzero_si128, _mm_storeu_si128, _mm_unpackhi_epi16,
+            _mm_unpackhi_epi32, _mm_unpackhi_epi64, _mm_unpackhi_epi8, _mm_unpacklo_epi16,
+            _mm_unpacklo_epi32, _mm_unpacklo_epi64, _mm_unpacklo_epi8,
         };
-        let r: [__m128i; 16] =
-            std::array::from_fn(|i| _mm_loadu_si128(src.as_ptr().add(i * src_stride).cast()));
-        // Bytes of row pairs; then 2-byte pairs of row quads; 4-byte quads of row octets.
-        let t: [__m128i; 16] = std::array::from_fn(|k| {
-            let (a, b) = (r[k & !1], r[k | 1]);
-            if k % 2 == 0 {
-                _mm_unpacklo_epi8(a, b)
-            } else {
-                _mm_unpackhi_epi8(a, b)
+        let mut r = [_mm_setzero_si128(); 16];
+        for (i, v) in r.iter_mut().enumerate() {
+            *v = _mm_loadu_si128(src.as_ptr().add(i * src_stride).cast());
+        }
+        // Bytes of row pairs; then 2-byte pairs of row quads; 4-byte quads of row octets;
+        // 8-byte halves of the two octets.
+        let mut t = [_mm_setzero_si128(); 16];
+        for k in 0..8 {
+            t[2 * k] = _mm_unpacklo_epi8(r[2 * k], r[2 * k + 1]);
+            t[2 * k + 1] = _mm_unpackhi_epi8(r[2 * k], r[2 * k + 1]);
+        }
+        let mut u = [_mm_setzero_si128(); 16];
+        for q in 0..4 {
+            for c in 0..2 {
+                let (a, b) = (t[4 * q + c], t[4 * q + 2 + c]);
+                u[4 * q + 2 * c] = _mm_unpacklo_epi16(a, b);
+                u[4 * q + 2 * c + 1] = _mm_unpackhi_epi16(a, b);
             }
-        });
-        let u: [__m128i; 16] = std::array::from_fn(|k| {
-            let (base, c) = (k / 4 * 4, k % 4);
-            let (a, b) = (t[base + c / 2], t[base + 2 + c / 2]);
-            if c % 2 == 0 {
-                _mm_unpacklo_epi16(a, b)
-            } else {
-                _mm_unpackhi_epi16(a, b)
+        }
+        let mut v = [_mm_setzero_si128(); 16];
+        for o in 0..2 {
+            for c in 0..4 {
+                let (a, b) = (u[8 * o + c], u[8 * o + 4 + c]);
+                v[8 * o + 2 * c] = _mm_unpacklo_epi32(a, b);
+                v[8 * o + 2 * c + 1] = _mm_unpackhi_epi32(a, b);
             }
-        });
-        let v: [__m128i; 16] = std::array::from_fn(|k| {
-            let (base, c) = (k / 8 * 8, k % 8);
-            let (a, b) = (u[base + c / 2], u[base + 4 + c / 2]);
-            if c % 2 == 0 {
-                _mm_unpacklo_epi32(a, b)
-            } else {
-                _mm_unpackhi_epi32(a, b)
-            }
-        });
-        for j in 0..16 {
-            let (a, b) = (v[j / 2], v[8 + j / 2]);
-            let col = if j % 2 == 0 {
-                _mm_unpacklo_epi64(a, b)
-            } else {
-                _mm_unpackhi_epi64(a, b)
-            };
-            _mm_storeu_si128(dst.as_mut_ptr().add(j * dst_stride).cast(), col);
+        }
+        for c in 0..8 {
+            let (a, b) = (v[c], v[8 + c]);
+            let d = dst.as_mut_ptr();
+            _mm_storeu_si128(d.add(2 * c * dst_stride).cast(), _mm_unpacklo_epi64(a, b));
+            _mm_storeu_si128(
+                d.add((2 * c + 1) * dst_stride).cast(),
+                _mm_unpackhi_epi64(a, b),
+            );
         }
     }
     #[cfg(not(target_arch = "x86_64"))]

@@ -118,6 +118,39 @@ pub fn program(kind: Transform, len: usize) -> &'static Program {
     &programs[base + len.trailing_zeros() as usize - 1]
 }
 
+/// The permutation of a whole line of `n ≤ 64` samples: coefficient `k` of the line (segments
+/// in order, each in coefficient order) sits at position `line_perm(kind, n)[k]` after the
+/// steps of every segment's program.
+///
+/// # Panics
+/// For `Transform::None` or `n > 64` (a caller bug).
+pub fn line_perm(kind: Transform, n: usize) -> &'static [u8] {
+    static PERMS: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
+    let perms = PERMS.get_or_init(|| {
+        let mut v = Vec::new();
+        for kind in [Transform::Dct, Transform::Adst] {
+            for n in 0..=MAX_LEN {
+                let mut perm = Vec::with_capacity(n);
+                for (at, len) in segments(n) {
+                    if len == 1 {
+                        perm.push(at as u8);
+                    } else {
+                        perm.extend(program(kind, len).perm.iter().map(|&p| at as u8 + p));
+                    }
+                }
+                v.push(perm);
+            }
+        }
+        v
+    });
+    let base = match kind {
+        Transform::Dct => 0,
+        Transform::Adst => MAX_LEN + 1,
+        Transform::None => panic!("`none` has no permutation"),
+    };
+    &perms[base + n]
+}
+
 /// The power-of-two segments a line of `n` samples is cut into, largest first: `(offset, len)`
 /// (format.md §6.4; a segment of length 1 is left as it is).
 pub fn segments(n: usize) -> impl Iterator<Item = (usize, usize)> {
