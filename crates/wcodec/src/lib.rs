@@ -11,8 +11,12 @@
 //!
 //! The format is specified in `docs/format.md`; this crate is its reference implementation.
 //! Module map: [`format`] (container), [`source`] (safetensors), [`dtype`] and [`planes`]
-//! (symbols), [`rans`] (entropy coder), [`plane`] and [`tensor`] (chunked coding),
-//! [`encoder`], [`archive`] and [`decoder`] (files), [`dir`] (model directories).
+//! (symbols), [`tile`] (per-tile prediction and reversible transforms), [`rans`] (entropy
+//! coder), [`plane`] and [`tensor`] (chunked coding), [`encoder`], [`archive`] and [`decoder`]
+//! (files), [`dir`] (model directories).
+//!
+//! Tiles are on by default ([`EncodeOptions::tiles`], [`TileOptions`]); a file in which no
+//! plane gains from them is written exactly as without them.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 

@@ -259,7 +259,28 @@ fn steps_with(
     inverse: bool,
     lift: impl Fn(&mut [u8], &[u8], i16, bool),
 ) {
-    let mut one = |step: &Step| match *step {
+    if inverse {
+        for step in steps.iter().rev() {
+            one_step(buf, stride, width, first, *step, true, &lift);
+        }
+    } else {
+        for step in steps {
+            one_step(buf, stride, width, first, *step, false, &lift);
+        }
+    }
+}
+
+#[inline(always)]
+fn one_step(
+    buf: &mut [u8],
+    stride: usize,
+    width: usize,
+    first: usize,
+    step: Step,
+    inverse: bool,
+    lift: &impl Fn(&mut [u8], &[u8], i16, bool),
+) {
+    match step {
         Step::Lift { dst, src, c } => {
             let (dst, src) = (first + dst as usize, first + src as usize);
             let (d, s) = if dst < src {
@@ -277,11 +298,6 @@ fn steps_with(
                 *x = x.wrapping_neg();
             }
         }
-    };
-    if inverse {
-        steps.iter().rev().for_each(&mut one);
-    } else {
-        steps.iter().for_each(&mut one);
     }
 }
 

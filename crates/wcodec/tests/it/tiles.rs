@@ -7,8 +7,9 @@ use proptest::prelude::*;
 use wcodec::format::header::Encoding;
 use wcodec::rans::freq::histogram;
 use wcodec::source::safetensors::build;
-use wcodec::tile::codec::reconstruct_into;
+use wcodec::tile::codec::reconstruct_at;
 use wcodec::tile::search::{search, Effort};
+use wcodec::tile::simd::Level;
 use wcodec::tile::{naive, Grid, Mode, TileOptions, MAX_TILE_SIZE, MIN_TILE_SIZE, N_MODES};
 use wcodec::{Archive, Dtype, EncodeOptions, Error};
 
@@ -20,7 +21,8 @@ use crate::fixtures::{tile_pattern, Pattern};
 
 const BIASES: [u8; 2] = [0, 0x80];
 
-/// Rebuilds a plane with the fast path and checks it against the oracle and `want`.
+/// Rebuilds a plane with the fast path (at every vector level the CPU has) and checks it against
+/// the oracle and `want`.
 fn check_reconstruction(
     grid: &Grid,
     bias: u8,
@@ -29,12 +31,14 @@ fn check_reconstruction(
     want: Option<&[u8]>,
 ) {
     let slow = naive::reconstruct(grid, bias, residuals, modes).expect("valid planes");
-    let mut fast = vec![0xA5u8; residuals.len()];
-    reconstruct_into(grid, bias, residuals, modes, &mut fast).expect("valid planes");
-    assert!(
-        fast == slow,
-        "fast != oracle for {grid:?} bias {bias:#x} modes {modes:?}"
-    );
+    for level in Level::supported() {
+        let mut fast = vec![0xA5u8; residuals.len()];
+        reconstruct_at(level, grid, bias, residuals, modes, &mut fast).expect("valid planes");
+        assert!(
+            fast == slow,
+            "fast ({level:?}) != oracle for {grid:?} bias {bias:#x} modes {modes:?}"
+        );
+    }
     if let Some(want) = want {
         assert!(
             slow == want,
