@@ -217,13 +217,6 @@ fn tile_plane(
 ) -> Option<(PlaneOut, [u64; N_MODES])> {
     let t = search(plane, grid, bias, modes, hist, Effort::EarlyOut)?;
     let res = encode_plane(&t.residuals, chunk_symbols);
-    if std::env::var_os("WCODEC_TILE_DEBUG").is_some() {
-        eprintln!(
-            "full search ran on {} symbols: flat {flat_bytes}, residuals {}",
-            plane.len(),
-            res.stored.len()
-        );
-    }
     let md = encode_plane(&t.modes, chunk_symbols);
     let stored = |e: EncodedPlane, own: Vec<u8>| match e.coder {
         Coder::Rans => e.stored,

@@ -20,8 +20,9 @@
 //! * **Bit-exact everywhere.** Only integer arithmetic; the lifting constants are a fixed table.
 //!
 //! Modules: [`predict`] (predictors, forward and inverse), [`transform`] (the lifting programs),
-//! [`naive`] (the spec-literal oracle), [`search`] (the encoder's mode decision) and [`codec`]
-//! (whole planes: tiling and reconstruction).
+//! [`naive`] (the spec-literal oracle), [`search`] (the encoder's mode decision), [`codec`]
+//! (the decoder's parallel reconstruction of whole planes) and [`simd`] (vector kernels for the
+//! lifts, transposes and cost sums, checked against their scalar forms).
 
 pub mod codec;
 pub mod naive;

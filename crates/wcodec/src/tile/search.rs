@@ -9,7 +9,7 @@
 //! 1. **Sample** about 1/64 of the tiles (at least 4 Ki symbols, at most 64 Ki), spread evenly.
 //! 2. **Learn**: start from a table that mixes the plane's own histogram (what flat coding
 //!    costs) with a heavy-tailed prior around 0 (what residuals cost); choose every sample
-//!    tile's best mode; rebuild the table from the symbols chosen; repeat (3 rounds).
+//!    tile's best mode; rebuild the table from the symbols chosen; repeat (2 rounds).
 //! 3. **Early-out**: if the predictors (transforms aside, which are the expensive part) do not
 //!    beat flat coding on the sample by [`MIN_SAMPLE_GAIN`], the plane is coded flat and the
 //!    full search never runs. Real weights, nearly i.i.d. between neighbours, stop here.
