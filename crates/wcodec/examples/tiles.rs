@@ -172,7 +172,9 @@ fn main() {
                     let n = p.bytes.len();
                     let flat = encode_plane_with(&p.bytes, 1 << 18, h);
                     let flat_bytes = stored(flat.coder, flat.stored.len(), n);
+                    // With the full search, `None` means every tile chose `none`/`none`.
                     let Some(t) = search(&p.bytes, &p.grid, p.bias, &modes, h, Effort::Full) else {
+                        counts[Mode::FLAT.id() as usize] += p.grid.n_tiles();
                         continue;
                     };
                     let res = encode_plane(&t.residuals, 1 << 18);

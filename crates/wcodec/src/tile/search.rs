@@ -119,11 +119,6 @@ impl Table {
         }
         Table::from_hist(&mix)
     }
-
-    #[inline(always)]
-    fn cost(&self, symbols: &[u8]) -> u64 {
-        symbols.iter().map(|&s| u64::from(self.0[s as usize])).sum()
-    }
 }
 
 /// Per-mode signalling cost, in 1/256 bit, from how often the sample chose each mode.
@@ -425,24 +420,29 @@ impl Sample {
 
     /// Learns the table on the sample; returns it with the mode costs and the estimated cost of
     /// the sample with tiles, in 1/256 bit.
+    /// Choices use the full search's units (1/8 bit, [`ByteTable`]), so the sample decides as
+    /// the full search would; the estimate is in 1/256 bit.
     fn learn(&self, start: Table) -> (Table, [u64; N_MODES], u64) {
+        let level = simd::detected();
         let mut table = start;
         let mut mode_cost = mode_costs(&[1; N_MODES]);
         let mut estimate = 0;
+        let mut costs = vec![0u32; self.modes.len()];
         for _ in 0..ROUNDS {
             let mut hist = [0u64; 256];
             let mut counts = [0u64; N_MODES];
+            let bytes = ByteTable::of(&table);
             for ((h, w), all) in self.shapes.iter().zip(&self.symbols) {
                 let len = h * w;
+                costs.fill(0);
+                simd::cost_sums(level, &bytes.0, all, len, 1, len, &mut costs);
                 let (best, _) = self
                     .modes
                     .iter()
+                    .zip(&costs)
                     .enumerate()
-                    .map(|(k, m)| {
-                        (
-                            k,
-                            mode_cost[m.id() as usize] + table.cost(&all[k * len..(k + 1) * len]),
-                        )
+                    .map(|(k, (m, &c))| {
+                        (k, ((mode_cost[m.id() as usize] + 16) >> 5) + u64::from(c))
                     })
                     .min_by_key(|&(k, c)| (c, k))
                     .expect("at least one mode");
