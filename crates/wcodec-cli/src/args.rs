@@ -85,24 +85,55 @@ pub(crate) struct EncodeArgs {
     pub(crate) tile: TileArgs,
 }
 
-/// Options of the tile-prediction coder of the integration guide. Accepted so that commands
-/// copied from the guide parse, then refused: silently ignoring them would mislead.
-#[derive(Args, Debug, Default)]
+/// The tile toolset of the integration guide (docs/format.md §6): per-tile prediction and
+/// reversible transforms, chosen tile by tile by the encoder.
+#[derive(Args, Debug, Default, Clone)]
 pub(crate) struct TileArgs {
-    /// Not implemented yet (tile prediction); rejected
-    #[arg(long, value_name = "N", hide_short_help = true)]
-    pub(crate) tile_size: Option<String>,
-    /// Not implemented yet (tile prediction); rejected
-    #[arg(long, value_name = "LIST", hide_short_help = true)]
-    pub(crate) predictors: Option<String>,
-    /// Not implemented yet (tile prediction); rejected
-    #[arg(long, value_name = "LIST", hide_short_help = true)]
-    pub(crate) transforms: Option<String>,
+    /// Tile side, 4 to 64 (0 = code every plane flat, as --no-tiles) [default: 16]
+    #[arg(long, value_name = "N", value_parser = parse_tile_size)]
+    pub(crate) tile_size: Option<u32>,
+    /// Predictors the mode search may use, comma-separated: none, left, top, avg, planar
+    /// [default: left,top,avg,planar]
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub(crate) predictors: Option<Vec<wcodec::Predictor>>,
+    /// Transforms the mode search may use, comma-separated: none, dct, adst
+    /// [default: none,dct,adst]
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub(crate) transforms: Option<Vec<wcodec::Transform>>,
+    /// Code every plane flat (no tiles; the file is format version 1)
+    #[arg(long, conflicts_with_all = ["tile_size", "predictors", "transforms"])]
+    pub(crate) no_tiles: bool,
 }
 
 impl TileArgs {
-    pub(crate) fn any(&self) -> bool {
-        self.tile_size.is_some() || self.predictors.is_some() || self.transforms.is_some()
+    /// The library's tile options: the specification's defaults, overridden by the flags.
+    pub(crate) fn options(&self) -> wcodec::TileOptions {
+        if self.no_tiles || self.tile_size == Some(0) {
+            return wcodec::TileOptions::disabled();
+        }
+        let mut t = wcodec::TileOptions::default();
+        if let Some(n) = self.tile_size {
+            t.tile_size = n;
+        }
+        if let Some(p) = &self.predictors {
+            t.predictors.clone_from(p);
+        }
+        if let Some(x) = &self.transforms {
+            t.transforms.clone_from(x);
+        }
+        t
+    }
+}
+
+fn parse_tile_size(text: &str) -> Result<u32, String> {
+    use wcodec::tile::{MAX_TILE_SIZE, MIN_TILE_SIZE};
+    let n: u32 = text.parse().map_err(|e| format!("{e}"))?;
+    if n == 0 || (MIN_TILE_SIZE..=MAX_TILE_SIZE).contains(&n) {
+        Ok(n)
+    } else {
+        Err(format!(
+            "{n} is not in [{MIN_TILE_SIZE}, {MAX_TILE_SIZE}] (0 disables tiles)"
+        ))
     }
 }
 
@@ -174,6 +205,8 @@ pub(crate) struct BenchArgs {
     /// Print one JSON object instead of a readable line
     #[arg(long)]
     pub(crate) json: bool,
+    #[command(flatten)]
+    pub(crate) tile: TileArgs,
 }
 
 fn parse_chunk_symbols(text: &str) -> Result<u64, String> {
@@ -242,6 +275,55 @@ mod tests {
     #[test]
     fn grammar_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn tile_flags_parse() {
+        assert_eq!(parse_tile_size("16"), Ok(16));
+        assert_eq!(parse_tile_size("0"), Ok(0));
+        assert!(parse_tile_size("3").unwrap_err().contains("not in [4, 64]"));
+        assert!(parse_tile_size("65").is_err());
+        let cli = Cli::try_parse_from([
+            "wcodec",
+            "encode",
+            "-i",
+            "a",
+            "-o",
+            "b",
+            "--predictors",
+            "left,top",
+            "--transforms",
+            "dct",
+        ])
+        .unwrap();
+        let Command::Encode(e) = cli.command else {
+            panic!("encode")
+        };
+        assert_eq!(
+            e.tile.options().predictors,
+            [wcodec::Predictor::Left, wcodec::Predictor::Top]
+        );
+        assert_eq!(e.tile.options().transforms, [wcodec::Transform::Dct]);
+        let err = Cli::try_parse_from([
+            "wcodec",
+            "encode",
+            "-i",
+            "a",
+            "-o",
+            "b",
+            "--predictors",
+            "diag",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("unknown predictor `diag`"), "{err}");
+        let default = TileArgs::default().options();
+        assert_eq!(default, wcodec::TileOptions::default());
+        let off = TileArgs {
+            tile_size: Some(0),
+            ..TileArgs::default()
+        };
+        assert!(!off.options().enabled());
     }
 
     #[test]

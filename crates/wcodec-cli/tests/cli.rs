@@ -332,39 +332,132 @@ fn json_outputs_carry_the_numbers() {
     assert!(stored < encoded_len);
 }
 
+/// A smooth int8 tensor (a sinusoidal table quantised per row): tiles pay on it.
+fn smooth_checkpoint() -> Vec<u8> {
+    let (rows, cols) = (128usize, 96usize);
+    let mut w = Vec::with_capacity(rows * cols);
+    for pos in 0..rows {
+        for i in 0..cols {
+            let a = pos as f64 / 10000f64.powf((2 * (i / 2)) as f64 / cols as f64);
+            let v = if i % 2 == 0 { a.sin() } else { a.cos() };
+            w.push((v * 127.0).round() as i8 as u8);
+        }
+    }
+    build(
+        &[
+            ("pos_embed", Dtype::I8, &[rows as u64, cols as u64], &w),
+            ("noise", Dtype::I8, &[64, 128], &noise(64 * 128, 9)),
+        ],
+        None,
+    )
+}
+
 #[test]
-fn tile_flags_are_rejected() {
+fn tile_flags_encode_and_inspect_reports_modes() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("m.safetensors");
+    write(&src, &smooth_checkpoint());
+    let (tiled, flat) = (dir.path().join("t.wcodec"), dir.path().join("f.wcodec"));
+    for (bin, sub) in [(ENCODE, None), (WCODEC, Some("encode"))] {
+        let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = Vec::new();
+        if let Some(sub) = &sub {
+            args.push(sub);
+        }
+        args.extend([
+            &"--input" as &dyn AsRef<std::ffi::OsStr>,
+            &src,
+            &"--output",
+            &tiled,
+            &"--force",
+            &"--tile-size",
+            &"16",
+            &"--predictors",
+            &"left,top,avg,planar",
+            &"--transforms",
+            &"none,dct,adst",
+        ]);
+        let out = ok(bin, &args);
+        assert!(
+            out.stdout.contains("  Tiles:         ") && out.stdout.contains("used prediction"),
+            "{}",
+            out.stdout
+        );
+    }
+    let enc = json(&ok(
+        WCODEC,
+        &[
+            &"encode",
+            &"-i",
+            &src,
+            &"-o",
+            &flat,
+            &"--no-tiles",
+            &"--json",
+        ],
+    ));
+    assert_eq!(enc["tiles_total"], 0);
+    let flat_bytes = enc["encoded_bytes"].as_u64().unwrap();
+    let enc = json(&ok(
+        WCODEC,
+        &[&"encode", &"-i", &src, &"-o", &tiled, &"-f", &"--json"],
+    ));
+    assert!(enc["tiles_predicted"].as_u64().unwrap() > 0, "{enc}");
+    assert_eq!(enc["tiled_tensors"], 1);
+    assert!(enc["encoded_bytes"].as_u64().unwrap() < flat_bytes);
+    // Both decode to the source.
+    for f in [&tiled, &flat] {
+        let back = dir.path().join("back.safetensors");
+        ok(DECODE, &[&"-i", f, &"-o", &back, &"-f"]);
+        assert_eq!(read(&back), read(&src));
+    }
+    let i = json(&ok(WCODEC, &[&"inspect", &tiled, &"--json"]));
+    let file = &i["files"][0];
+    assert_eq!(file["format_version"], 2);
+    let t = &file["tensors"][0];
+    assert_eq!(t["name"], "pos_embed");
+    let tiles = &t["tiles"];
+    assert_eq!(tiles["tile_size"], 16);
+    assert_eq!(tiles["tiles"], 48); // 8 × 6 tiles of 16 × 16
+    let modes = tiles["planes"][0]["modes"].as_object().unwrap();
+    assert_eq!(modes.len(), 15);
+    assert_eq!(modes.values().map(|v| v.as_u64().unwrap()).sum::<u64>(), 48);
+    assert!(tiles["bytes_saved"].as_u64().unwrap() > 0);
+    assert!(file["tensors"][1]["tiles"].is_null());
+    assert_eq!(file["totals"]["tiled_tensors"], 1);
+    let human = ok(WCODEC, &[&"inspect", &tiled]);
+    assert!(human.stdout.contains("(tiles 16: "), "{}", human.stdout);
+    // The flat file is format version 1.
+    let i = json(&ok(WCODEC, &[&"inspect", &flat, &"--json"]));
+    assert_eq!(i["files"][0]["format_version"], 1);
+}
+
+#[test]
+fn bad_tile_flags_are_usage_errors() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("m.safetensors");
     let enc = dir.path().join("m.wcodec");
     write(&src, &checkpoint(1));
-    for flag in [
-        ["--tile-size", "16"],
-        ["--predictors", "left,top,avg,planar"],
-        ["--transforms", "none,dct,adst"],
+    for (flags, message) in [
+        (["--tile-size", "3"], "3 is not in [4, 64]"),
+        (["--tile-size", "65"], "65 is not in [4, 64]"),
+        (["--predictors", "left,diag"], "unknown predictor `diag`"),
+        (["--transforms", "dst"], "unknown transform `dst`"),
+        (["--no-tiles", "--tile-size=8"], "cannot be used with"),
     ] {
-        for (bin, sub) in [(ENCODE, None), (WCODEC, Some("encode"))] {
-            let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = Vec::new();
-            if let Some(sub) = &sub {
-                args.push(sub);
-            }
-            args.extend([
-                &"--input" as &dyn AsRef<std::ffi::OsStr>,
-                &src,
-                &"--output",
-                &enc,
-                &flag[0],
-                &flag[1],
-            ]);
-            let out = expect(2, bin, &args);
-            assert!(
-                out.stderr.contains("error: tile prediction is not implemented yet (see the tile issue); remove --tile-size/--predictors/--transforms"),
-                "{}",
-                out.stderr
-            );
-            assert!(!enc.exists());
-        }
+        let out = expect(
+            2,
+            ENCODE,
+            &[&"--input", &src, &"--output", &enc, &flags[0], &flags[1]],
+        );
+        assert!(out.stderr.contains(message), "{}", out.stderr);
+        assert!(!enc.exists());
     }
+    // `--tile-size 0` disables tiles.
+    let out = json(&ok(
+        ENCODE,
+        &[&"-i", &src, &"-o", &enc, &"--tile-size", &"0", &"--json"],
+    ));
+    assert_eq!(out["tiles_total"], 0);
 }
 
 #[test]

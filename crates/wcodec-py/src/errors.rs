@@ -63,6 +63,8 @@ fn cuda_to_py(e: wcodec_cuda::Error) -> PyErr {
     use wcodec_cuda::Error as E;
     let msg = e.to_string();
     match e {
+        // A feature the GPU decoder lacks (tiled planes): the CPU decoder reads it.
+        E::Format(wcodec::Error::Unsupported(_)) => CudaUnavailableError::new_err(msg),
         E::Format(core) => core_to_py(&core),
         E::DriverMissing(_) | E::NvrtcMissing(_) | E::Compile { .. } => {
             CudaUnavailableError::new_err(msg)
@@ -101,7 +103,7 @@ fn core_to_py(e: &wcodec::Error) -> PyErr {
             | E::CorruptTensor { .. }
             | E::Checksum { .. } => CorruptFileError::new_err(msg),
             E::UnsupportedVersion { .. } => UnsupportedVersionError::new_err(msg),
-            E::InvalidSource { .. } | E::UnsupportedDtype(_) => {
+            E::InvalidSource { .. } | E::UnsupportedDtype(_) | E::Unsupported(_) => {
                 UnsupportedFormatError::new_err(msg)
             }
             E::TensorNotFound(_) => TensorNotFoundError::new_err(msg),

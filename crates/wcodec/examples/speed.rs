@@ -1,7 +1,7 @@
 //! Quick speed probe: `cargo run --release -p wcodec --example speed [FILE]`.
 //! Encodes and decodes a safetensors file (or synthetic int8 weights) in memory and prints MB/s
 //! measured on process CPU time (robust on a shared, busy machine; run with
-//! RAYON_NUM_THREADS=1 for single-thread figures).
+//! RAYON_NUM_THREADS=1 for single-thread figures). `WCODEC_TILES=0` encodes without tiles.
 #![allow(clippy::print_stdout, missing_docs)]
 
 use std::io::Cursor;
@@ -59,17 +59,18 @@ fn main() {
         .and_then(|r| r.parse().ok())
         .unwrap_or(20);
     let mb = src.len() as f64 / 1e6;
+    let options = EncodeOptions {
+        tiles: if std::env::var("WCODEC_TILES").is_ok_and(|v| v == "0") {
+            wcodec::TileOptions::disabled()
+        } else {
+            wcodec::TileOptions::default()
+        },
+        ..EncodeOptions::default()
+    };
     let mut encoded = Vec::new();
     let enc = per_rep(reps.div_ceil(4), || {
         let mut out = Cursor::new(Vec::new());
-        encode_bytes(
-            &src,
-            "x.safetensors",
-            &EncodeOptions::default(),
-            &mut out,
-            &NoProgress,
-        )
-        .unwrap();
+        encode_bytes(&src, "x.safetensors", &options, &mut out, &NoProgress).unwrap();
         encoded = out.into_inner();
     });
     let archive = Archive::from_bytes(encoded.clone()).unwrap();

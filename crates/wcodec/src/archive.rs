@@ -142,6 +142,18 @@ impl Archive {
         decode_tensors_into(&self.bytes, jobs)
     }
 
+    /// Per plane of tensor `index`: how many tiles use each mode, indexed by mode id
+    /// ([`crate::tile::Mode::from_id`]); `None` for a plane coded flat. Decodes the mode planes
+    /// only.
+    pub fn tile_modes(&self, index: usize) -> Result<Vec<Option<[u64; crate::tile::N_MODES]>>> {
+        let entry = self
+            .header
+            .tensors
+            .get(index)
+            .ok_or_else(|| Error::TensorNotFound(format!("#{index}")))?;
+        crate::tensor::tile_mode_counts(entry, &self.bytes)
+    }
+
     /// Decodes tensor `index` into a new buffer.
     pub fn decode(&self, index: usize) -> Result<Vec<u8>> {
         let entry = self

@@ -1,4 +1,4 @@
-//! Model directories (format.md §6): `*.safetensors` files are encoded one `.wcodec` file each,
+//! Model directories (format.md §7): `*.safetensors` files are encoded one `.wcodec` file each,
 //! everything else (config, tokenizer, index, README, sub-folders) is copied unchanged; decoding
 //! restores every file. The output directory is built under a temporary name and renamed into
 //! place, so a failed run leaves nothing half-written.

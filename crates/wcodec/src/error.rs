@@ -92,6 +92,10 @@ pub enum Error {
         /// Bytes provided.
         found: u64,
     },
+    /// A valid file uses a feature this particular decoder does not implement (e.g. tiled planes
+    /// in a decoder outside this crate); another decoder (the CPU one) can read it.
+    #[error("unsupported by this decoder: {0}")]
+    Unsupported(String),
     /// The caller asked for something impossible (bad option, output equals input, …).
     #[error("invalid input: {0}")]
     InvalidInput(String),

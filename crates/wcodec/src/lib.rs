@@ -11,9 +11,13 @@
 //!
 //! The format is specified in `docs/format.md`; this crate is its reference implementation.
 //! Module map: [`format`] (container), [`source`] (safetensors), [`dtype`] and [`planes`]
-//! (symbols), [`rans`] (entropy coder), [`plane`] and [`tensor`] (chunked coding),
-//! [`encoder`], [`archive`] and [`decoder`] (files), [`dir`] (model directories), [`layout`]
-//! (where each chunk lies, for decoders outside this crate such as the GPU one).
+//! (symbols), [`tile`] (per-tile prediction and reversible transforms), [`rans`] (entropy
+//! coder), [`plane`] and [`tensor`] (chunked coding), [`encoder`], [`archive`] and [`decoder`]
+//! (files), [`dir`] (model directories), [`layout`] (where each chunk lies, for decoders outside
+//! this crate such as the GPU one).
+//!
+//! Tiles are on by default ([`EncodeOptions::tiles`], [`TileOptions`]); a file in which no
+//! plane gains from them is written exactly as without them.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -34,6 +38,7 @@ pub mod progress;
 pub mod rans;
 pub mod source;
 pub mod tensor;
+pub mod tile;
 pub mod verify;
 
 pub use archive::Archive;
@@ -43,4 +48,5 @@ pub use dtype::Dtype;
 pub use encoder::{encode_bytes, encode_file, EncodeOptions, EncodeStats};
 pub use error::{Error, Result};
 pub use progress::{NoProgress, Progress};
+pub use tile::{Predictor, TileOptions, Transform};
 pub use verify::{verify, VerifyReport};

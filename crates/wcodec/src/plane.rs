@@ -67,9 +67,9 @@ impl From<Vec<u8>> for StoredBytes {
     }
 }
 
-/// Encodes a plane, choosing raw whenever rANS would not be smaller.
-pub fn encode_plane(plane: &[u8], chunk_symbols: usize) -> EncodedPlane {
-    let hist = plane
+/// The byte histogram of a plane, counted in parallel.
+pub fn plane_histogram(plane: &[u8], chunk_symbols: usize) -> [u64; 256] {
+    plane
         .par_chunks(chunk_symbols.max(1 << 16))
         .map(histogram)
         .reduce(
@@ -80,7 +80,17 @@ pub fn encode_plane(plane: &[u8], chunk_symbols: usize) -> EncodedPlane {
                 }
                 a
             },
-        );
+        )
+}
+
+/// Encodes a plane, choosing raw whenever rANS would not be smaller.
+pub fn encode_plane(plane: &[u8], chunk_symbols: usize) -> EncodedPlane {
+    encode_plane_with(plane, chunk_symbols, &plane_histogram(plane, chunk_symbols))
+}
+
+/// [`encode_plane`] with the plane's histogram already counted.
+pub fn encode_plane_with(plane: &[u8], chunk_symbols: usize, hist: &[u64; 256]) -> EncodedPlane {
+    let hist = *hist;
     let order0 = order0_bytes(&hist);
     let raw = EncodedPlane {
         coder: Coder::Raw,

@@ -7,24 +7,66 @@ use crate::dtype::{Dtype, PlaneLayout};
 use crate::error::{Error, Result};
 use crate::format::header::{Encoding, TensorEntry};
 use crate::format::REGION_ALIGN;
-use crate::plane::{encode_plane, Coder, PlaneView, StoredBytes};
+use crate::plane::{
+    encode_plane, encode_plane_with, plane_histogram, Coder, EncodedPlane, PlaneView, StoredBytes,
+};
 use crate::planes;
 use crate::rans::decode::decode_pair;
+use crate::tile::codec::{check_modes, mode_counts, predicted_tiles, reconstruct_into};
+use crate::tile::search::{search, Effort};
+use crate::tile::{plane_bias, Grid, Mode, TileOptions, N_MODES};
 
 /// A tensor as the encoder produced it, before it is placed in a file.
 pub struct EncodedTensor {
     /// Raw or planes.
     pub encoding: Encoding,
-    /// For `Planes`: each plane's coder and stored bytes, in plane order.
-    pub planes: Vec<(Coder, StoredBytes)>,
-    /// Order-0 bound of the tensor's planes, in bytes.
+    /// For `Planes`: each plane, in plane order.
+    pub planes: Vec<PlaneOut>,
+    /// Tile side when some plane is tiled.
+    pub tile_size: Option<u32>,
+    /// Order-0 bound of the tensor's planes (coded flat), in bytes.
     pub order0_bytes: f64,
     /// XXH3-64 of the tensor bytes.
     pub xxh3: u64,
+    /// What the tile search did.
+    pub tiles: TileStats,
+}
+
+/// The tile figures of one tensor (or, summed, of a file).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TileStats {
+    /// Tiles of every plane the encoder considered for tiling.
+    pub total: u64,
+    /// Tiles of tiled planes coded with a predictor other than `none`.
+    pub predicted: u64,
+    /// Planes stored tiled.
+    pub tiled_planes: u64,
+    /// Bytes the tiled planes saved against their flat coding.
+    pub bytes_saved: u64,
+}
+
+/// One plane as the encoder produced it.
+pub struct PlaneOut {
+    /// The coder of the plane's symbols (for a tiled plane: of its residuals).
+    pub coder: Coder,
+    /// Stored bytes. Empty for a raw plane of a 1-byte dtype: the tensor is then stored raw.
+    pub stored: StoredBytes,
+    /// The mode plane, when the plane is tiled.
+    pub tiled: Option<TiledOut>,
+}
+
+/// The extra stream of a tiled plane.
+pub struct TiledOut {
+    /// Coder of the mode plane.
+    pub coder: Coder,
+    /// Its stored bytes.
+    pub stored: StoredBytes,
+    /// The plane's size coded flat (informative, `flat_bytes` in the header).
+    pub flat_bytes: u64,
 }
 
 impl EncodedTensor {
-    /// Size of the region once written, planes aligned to [`REGION_ALIGN`] within it.
+    /// Size of the region once written, streams aligned to [`REGION_ALIGN`] within it.
     pub fn region_bytes(&self, raw_bytes: u64) -> u64 {
         match self.encoding {
             Encoding::Raw => raw_bytes,
@@ -33,28 +75,50 @@ impl EncodedTensor {
     }
 }
 
-/// Offsets of each plane relative to the region start, and the region size.
-pub fn plane_offsets(planes: &[(Coder, StoredBytes)]) -> (Vec<u64>, u64) {
+/// Offsets, relative to the region start, of each plane's mode plane (if tiled) and of the
+/// plane, each aligned to [`REGION_ALIGN`]; and the region size.
+pub fn plane_offsets(planes: &[PlaneOut]) -> (Vec<(Option<u64>, u64)>, u64) {
     let mut pos = 0u64;
     let mut offsets = Vec::with_capacity(planes.len());
-    for (_, bytes) in planes {
+    for p in planes {
+        let modes = p.tiled.as_ref().map(|t| {
+            let at = pos.next_multiple_of(REGION_ALIGN);
+            pos = at + t.stored.len() as u64;
+            at
+        });
         pos = pos.next_multiple_of(REGION_ALIGN);
-        offsets.push(pos);
-        pos += bytes.len() as u64;
+        offsets.push((modes, pos));
+        pos += p.stored.len() as u64;
     }
     (offsets, pos)
 }
 
+/// Planes smaller than this are never tiled: their mode plane and second frequency table
+/// would cost about what prediction could save, and skipping them keeps small tensors fast.
+pub const MIN_TILED_SYMBOLS: u64 = 4096;
+
+/// A tiled plane must save at least this much of its flat size (1/64) to be stored tiled:
+/// decoding a tiled plane costs an extra pass, worth it only for a real gain.
+pub const MIN_TILE_GAIN: (u64, u64) = (1, 64);
+
 /// Encodes one tensor's bytes. Falls back to `Raw` whenever the planes would not be smaller.
-pub fn encode_tensor(data: &[u8], dtype: Dtype, chunk_symbols: usize) -> EncodedTensor {
+pub fn encode_tensor(
+    data: &[u8],
+    dtype: Dtype,
+    shape: &[u64],
+    chunk_symbols: usize,
+    tiles: &TileOptions,
+) -> EncodedTensor {
     let xxh3 = crate::checksum::tensor_checksum(data);
     let layout = dtype.plane_layout();
     let width = layout.n_planes();
     let raw = |order0_bytes| EncodedTensor {
         encoding: Encoding::Raw,
         planes: Vec::new(),
+        tile_size: None,
         order0_bytes,
         xxh3,
+        tiles: TileStats::default(),
     };
     if data.is_empty() || !data.len().is_multiple_of(width) {
         return raw(0.0);
@@ -64,44 +128,117 @@ pub fn encode_tensor(data: &[u8], dtype: Dtype, chunk_symbols: usize) -> Encoded
     } else {
         split_planes(layout, data, chunk_symbols)
     };
-    let encoded: Vec<_> = if width == 1 {
-        vec![encode_plane(data, chunk_symbols)]
+    let modes = if tiles.enabled() {
+        tiles.modes()
     } else {
-        split
-            .iter()
-            .map(|p| encode_plane(p, chunk_symbols))
-            .collect()
+        Vec::new()
     };
-    let order0: f64 = encoded.iter().map(|e| e.order0_bytes).sum();
-    if encoded.iter().all(|e| e.coder == Coder::Raw) {
+    let mut stats = TileStats::default();
+    let mut order0 = 0.0;
+    let mut planes = Vec::with_capacity(width);
+    let mut owned = split.into_iter();
+    for p in 0..width {
+        let own = owned.next();
+        let plane: &[u8] = own.as_deref().unwrap_or(data);
+        let hist = plane_histogram(plane, chunk_symbols);
+        let flat = encode_plane_with(plane, chunk_symbols, &hist);
+        order0 += flat.order0_bytes;
+        let n = plane.len() as u64;
+        let flat_bytes = match flat.coder {
+            Coder::Raw => n,
+            Coder::Rans => flat.stored.len() as u64,
+        };
+        let tiled = if modes.is_empty() || n < MIN_TILED_SYMBOLS {
+            None
+        } else {
+            let grid = Grid::new(shape, n, u64::from(tiles.tile_size));
+            stats.total += grid.n_tiles();
+            tile_plane(
+                plane,
+                &grid,
+                plane_bias(dtype, p),
+                &modes,
+                &hist,
+                chunk_symbols,
+                flat_bytes,
+            )
+        };
+        planes.push(match tiled {
+            Some((out, counts)) => {
+                stats.tiled_planes += 1;
+                stats.predicted += predicted_tiles(&counts);
+                let t = out.tiled.as_ref().expect("tiled");
+                stats.bytes_saved += flat_bytes
+                    - (t.stored.len() as u64).next_multiple_of(REGION_ALIGN)
+                    - out.stored.len() as u64;
+                out
+            }
+            None => PlaneOut {
+                coder: flat.coder,
+                stored: match flat.coder {
+                    Coder::Rans => flat.stored,
+                    Coder::Raw => own.map(StoredBytes::from).unwrap_or_default(),
+                },
+                tiled: None,
+            },
+        });
+    }
+    if planes
+        .iter()
+        .all(|p| p.coder == Coder::Raw && p.tiled.is_none())
+    {
         return raw(order0);
     }
-    // A 1-byte dtype that is not raw has exactly one rANS plane, so `split` is only consulted
-    // for raw planes of multi-byte dtypes.
-    let mut split = split.into_iter();
-    let planes: Vec<(Coder, StoredBytes)> = encoded
-        .into_iter()
-        .map(|e| {
-            let own = split.next();
-            match e.coder {
-                Coder::Rans => (Coder::Rans, e.stored),
-                Coder::Raw => (
-                    Coder::Raw,
-                    own.expect("raw plane of a multi-byte dtype").into(),
-                ),
-            }
-        })
-        .collect();
     let t = EncodedTensor {
         encoding: Encoding::Planes,
+        tile_size: (stats.tiled_planes > 0).then_some(tiles.tile_size),
         planes,
         order0_bytes: order0,
         xxh3,
+        tiles: stats,
     };
     if t.region_bytes(data.len() as u64) >= data.len() as u64 {
+        // Only possible without tiled planes (a tiled plane is smaller than its flat form).
         return raw(order0);
     }
     t
+}
+
+/// Tries tiles on one plane: the search, then both the residual plane and the mode plane
+/// entropy-coded; kept only when the result beats `flat_bytes` by [`MIN_TILE_GAIN`].
+fn tile_plane(
+    plane: &[u8],
+    grid: &Grid,
+    bias: u8,
+    modes: &[Mode],
+    hist: &[u64; 256],
+    chunk_symbols: usize,
+    flat_bytes: u64,
+) -> Option<(PlaneOut, [u64; N_MODES])> {
+    let t = search(plane, grid, bias, modes, hist, Effort::EarlyOut)?;
+    let res = encode_plane(&t.residuals, chunk_symbols);
+    let md = encode_plane(&t.modes, chunk_symbols);
+    let stored = |e: EncodedPlane, own: Vec<u8>| match e.coder {
+        Coder::Rans => e.stored,
+        Coder::Raw => StoredBytes::from(own),
+    };
+    let (res_coder, md_coder) = (res.coder, md.coder);
+    let res = stored(res, t.residuals);
+    let md = stored(md, t.modes);
+    let tiled_bytes = (md.len() as u64).next_multiple_of(REGION_ALIGN) + res.len() as u64;
+    let min_gain = (flat_bytes * MIN_TILE_GAIN.0 / MIN_TILE_GAIN.1).max(REGION_ALIGN);
+    (tiled_bytes + min_gain <= flat_bytes).then_some((
+        PlaneOut {
+            coder: res_coder,
+            stored: res,
+            tiled: Some(TiledOut {
+                coder: md_coder,
+                stored: md,
+                flat_bytes,
+            }),
+        },
+        t.counts,
+    ))
 }
 
 /// Splits into planes in parallel, one chunk-sized element range per task.
@@ -129,10 +266,14 @@ pub fn decode_tensor_into(entry: &TensorEntry, file: &[u8], out: &mut [u8]) -> R
     match entry.encoding {
         Encoding::Raw => out.copy_from_slice(region(entry, file, entry.offset, entry.raw_bytes)?),
         Encoding::Planes => {
-            let views = plane_views(entry, file)?;
+            let (views, modes) = stream_views(entry, file)?;
             let c = entry.chunk_symbols.unwrap_or_default() as usize;
-            decode_planes(entry.dtype.plane_layout(), &views, c, out)
-                .map_err(|e| Error::tensor(&entry.name, e))?;
+            if entry.is_tiled() {
+                decode_tiled(entry, &views, &modes, c, out)
+            } else {
+                decode_planes(entry.dtype.plane_layout(), &views, c, out)
+            }
+            .map_err(|e| Error::tensor(&entry.name, e))?;
         }
     }
     verify_checksum(entry, out)
@@ -147,7 +288,7 @@ pub fn decode_tensors_into(file: &[u8], jobs: Vec<(&TensorEntry, &mut [u8])>) ->
     let mut others = Vec::new();
     for (entry, out) in jobs {
         check_buffer(entry, out)?;
-        if entry.encoding == Encoding::Planes && entry.planes.len() == 1 {
+        if entry.encoding == Encoding::Planes && entry.planes.len() == 1 && !entry.is_tiled() {
             pooled.push((entry, out));
         } else {
             others.push((entry, out));
@@ -159,7 +300,7 @@ pub fn decode_tensors_into(file: &[u8], jobs: Vec<(&TensorEntry, &mut [u8])>) ->
     let (entries, outs): (Vec<_>, Vec<_>) = pooled.into_iter().unzip();
     let views = entries
         .par_iter()
-        .map(|e| Ok(plane_views(e, file)?.remove(0)))
+        .map(|e| Ok(stream_views(e, file)?.0.remove(0)))
         .collect::<Result<Vec<PlaneView<'_>>>>()?;
     let mut chunks = Vec::new();
     let mut outs = outs;
@@ -220,16 +361,40 @@ fn region<'f>(entry: &TensorEntry, file: &'f [u8], offset: u64, len: u64) -> Res
         .ok_or_else(|| Error::tensor(&entry.name, "region runs past the file"))
 }
 
-/// Checks a planes region's padding and parses its planes.
+/// The planes of a planes region whose planes are all flat (no tiles): what a decoder that does
+/// not reconstruct tiles, such as the GPU one through [`crate::layout`], can use.
 pub(crate) fn plane_views<'f>(entry: &TensorEntry, file: &'f [u8]) -> Result<Vec<PlaneView<'f>>> {
+    let (views, modes) = stream_views(entry, file)?;
+    if modes.iter().any(Option::is_some) {
+        return Err(Error::Unsupported(format!(
+            "tensor `{}` has tiled planes (format version 2), which this decoder does not \
+             reconstruct",
+            entry.name
+        )));
+    }
+    Ok(views)
+}
+
+/// A tensor's parsed streams: its planes, and the mode plane of each tiled plane.
+type Streams<'f> = (Vec<PlaneView<'f>>, Vec<Option<PlaneView<'f>>>);
+
+/// Checks a planes region's padding and parses its planes and mode planes.
+fn stream_views<'f>(entry: &TensorEntry, file: &'f [u8]) -> Result<Streams<'f>> {
     let mut pos = entry.offset;
-    for p in &entry.planes {
+    let streams = entry.planes.iter().flat_map(|p| {
+        p.modes
+            .as_ref()
+            .map(|m| (m.offset, m.bytes))
+            .into_iter()
+            .chain([(p.offset, p.bytes)])
+    });
+    for (offset, bytes) in streams {
         check_zero(
-            region(entry, file, pos, p.offset - pos)?,
+            region(entry, file, pos, offset - pos)?,
             &entry.name,
             "before a plane",
         )?;
-        pos = p.offset + p.bytes;
+        pos = offset + bytes;
     }
     let end = entry.offset + entry.stored_bytes;
     check_zero(
@@ -241,14 +406,115 @@ pub(crate) fn plane_views<'f>(entry: &TensorEntry, file: &'f [u8]) -> Result<Vec
         .chunk_symbols
         .ok_or_else(|| Error::tensor(&entry.name, "missing chunk_symbols"))?;
     let n = entry.plane_symbols();
-    entry
-        .planes
+    let n_tiles = entry.tile_grid().map_or(0, |g| g.n_tiles());
+    let parse = |coder, offset, bytes, n, what: &str| {
+        PlaneView::parse(coder, region(entry, file, offset, bytes)?, n, c)
+            .map_err(|e| Error::tensor(&entry.name, format!("{what}{e}")))
+    };
+    let mut planes = Vec::with_capacity(entry.planes.len());
+    let mut modes = Vec::with_capacity(entry.planes.len());
+    for (k, p) in entry.planes.iter().enumerate() {
+        planes.push(parse(p.coder, p.offset, p.bytes, n, "")?);
+        modes.push(match &p.modes {
+            Some(m) => Some(parse(
+                m.coder,
+                m.offset,
+                m.bytes,
+                n_tiles,
+                &format!("mode plane {k}: "),
+            )?),
+            None => None,
+        });
+    }
+    Ok((planes, modes))
+}
+
+/// A tensor with tiled planes: every plane decoded whole (chunks in parallel), tiled planes
+/// rebuilt from their residuals and modes (rows of tiles in parallel), then the planes joined.
+fn decode_tiled(
+    entry: &TensorEntry,
+    views: &[PlaneView<'_>],
+    modes: &[Option<PlaneView<'_>>],
+    c: usize,
+    out: &mut [u8],
+) -> Result<(), String> {
+    let layout = entry.dtype.plane_layout();
+    let width = layout.n_planes();
+    let n = entry.plane_symbols() as usize;
+    let grid = entry
+        .tile_grid()
+        .ok_or("tiled planes without a tile size")?;
+    let one = |p: usize, view: &PlaneView<'_>, dst: &mut [u8]| -> Result<(), String> {
+        match &modes[p] {
+            None => decode_whole(view, c, dst),
+            Some(mv) => {
+                let mut residuals = vec![0u8; n];
+                let mut ids = vec![0u8; grid.n_tiles() as usize];
+                decode_whole(view, c, &mut residuals)?;
+                decode_whole(mv, c, &mut ids).map_err(|e| format!("mode plane {p}: {e}"))?;
+                reconstruct_into(&grid, plane_bias(entry.dtype, p), &residuals, &ids, dst)
+            }
+        }
+    };
+    if width == 1 {
+        return one(0, &views[0], out);
+    }
+    let mut bufs: Vec<Vec<u8>> = Vec::with_capacity(width);
+    for (p, view) in views.iter().enumerate() {
+        if let (PlaneView::Raw(_), None) = (view, &modes[p]) {
+            bufs.push(Vec::new());
+            continue;
+        }
+        let mut b = vec![0u8; n];
+        one(p, view, &mut b)?;
+        bufs.push(b);
+    }
+    let refs: Vec<&[u8]> = views
         .iter()
-        .map(|p| {
-            PlaneView::parse(p.coder, region(entry, file, p.offset, p.bytes)?, n, c)
-                .map_err(|e| Error::tensor(&entry.name, e))
+        .zip(&bufs)
+        .map(|(view, b)| match view {
+            PlaneView::Raw(plane) if b.is_empty() => *plane,
+            _ => b.as_slice(),
+        })
+        .collect();
+    out.par_chunks_mut(c * width)
+        .enumerate()
+        .for_each(|(k, o)| {
+            let m = o.len() / width;
+            let parts: Vec<&[u8]> = refs.iter().map(|r| &r[k * c..k * c + m]).collect();
+            planes::join(layout, &parts, o);
+        });
+    Ok(())
+}
+
+/// Per plane of a tensor: how many tiles use each mode id (`None` for a flat plane), from its
+/// decoded mode plane. An invalid mode id is an error.
+pub fn tile_mode_counts(entry: &TensorEntry, file: &[u8]) -> Result<Vec<Option<[u64; N_MODES]>>> {
+    if entry.encoding == Encoding::Raw || !entry.is_tiled() {
+        return Ok(vec![None; entry.planes.len()]);
+    }
+    let (_, modes) = stream_views(entry, file)?;
+    let c = entry.chunk_symbols.unwrap_or_default() as usize;
+    let n_tiles = entry.tile_grid().map_or(0, |g| g.n_tiles()) as usize;
+    modes
+        .iter()
+        .enumerate()
+        .map(|(p, view)| {
+            let Some(view) = view else { return Ok(None) };
+            let mut ids = vec![0u8; n_tiles];
+            decode_whole(view, c, &mut ids)
+                .and_then(|()| check_modes(&ids))
+                .map_err(|e| Error::tensor(&entry.name, format!("mode plane {p}: {e}")))?;
+            Ok(Some(mode_counts(&ids)))
         })
         .collect()
+}
+
+/// Decodes a whole plane (chunks in parallel, two at a time) into `out`.
+fn decode_whole(view: &PlaneView<'_>, c: usize, out: &mut [u8]) -> Result<(), String> {
+    out.par_chunks_mut(2 * c)
+        .enumerate()
+        .try_for_each(|(j, o)| decode_two(view, 2 * j, c, o))
 }
 
 fn verify_checksum(entry: &TensorEntry, out: &[u8]) -> Result<()> {

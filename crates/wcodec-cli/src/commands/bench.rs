@@ -30,6 +30,7 @@ pub(crate) fn run(args: &BenchArgs, out: &mut dyn Write) -> anyhow::Result<Outco
     let options = EncodeOptions {
         chunk_symbols: args.chunk_symbols,
         overwrite: false,
+        tiles: args.tile.options(),
     };
     let result = pool.install(|| measure(&input, &name, &options, args.repeat));
     let m = result.with_context(|| format!("cannot benchmark `{}`", args.input.display()))?;

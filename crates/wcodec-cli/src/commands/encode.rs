@@ -7,18 +7,12 @@ use wcodec::EncodeOptions;
 use super::{timed, Outcome};
 use crate::args::EncodeArgs;
 use crate::summary;
-use crate::UsageError;
-
-const TILE_UNSUPPORTED: &str =
-    "tile prediction is not implemented yet (see the tile issue); remove --tile-size/--predictors/--transforms";
 
 pub(crate) fn run(args: &EncodeArgs, out: &mut dyn Write) -> anyhow::Result<Outcome> {
-    if args.tile.any() {
-        return Err(UsageError(TILE_UNSUPPORTED.into()).into());
-    }
     let options = EncodeOptions {
         chunk_symbols: args.chunk_symbols,
         overwrite: args.force,
+        tiles: args.tile.options(),
     };
     let (stats, run) = timed(
         "Encoding",

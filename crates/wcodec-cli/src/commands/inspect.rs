@@ -9,6 +9,8 @@ use serde_json::json;
 use wcodec::dtype::element_count;
 use wcodec::format::header::{Encoding, TensorEntry};
 use wcodec::plane::Coder;
+use wcodec::tile::codec::predicted_tiles;
+use wcodec::tile::{Mode, N_MODES};
 use wcodec::Archive;
 
 use super::Outcome;
@@ -34,14 +36,18 @@ pub(crate) fn run(args: &InspectArgs, out: &mut dyn Write) -> anyhow::Result<Out
     for (i, path) in files.iter().enumerate() {
         let archive =
             Archive::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
-        let file_totals = Totals::of(&archive);
+        let tiles = (0..archive.tensors().len())
+            .map(|t| TensorTiles::of(&archive, t))
+            .collect::<anyhow::Result<Vec<_>>>()
+            .with_context(|| format!("cannot read the tile modes of `{}`", path.display()))?;
+        let file_totals = Totals::of(&archive, &tiles);
         if args.json {
-            reports.push(file_json(path, &archive, &file_totals));
+            reports.push(file_json(path, &archive, &file_totals, &tiles));
         } else {
             if i > 0 {
                 writeln!(out)?;
             }
-            file_human(out, path, &archive, &file_totals)?;
+            file_human(out, path, &archive, &file_totals, &tiles)?;
         }
         totals.add(&file_totals);
     }
@@ -89,21 +95,31 @@ struct Totals {
     stored_bytes: u64,
     order0_bytes: u64,
     file_bytes: u64,
+    tiled_tensors: u64,
+    tiles: u64,
+    tiles_predicted: u64,
+    tile_bytes_saved: u64,
 }
 
 impl Totals {
-    fn of(archive: &Archive) -> Totals {
+    fn of(archive: &Archive, tiles: &[TensorTiles]) -> Totals {
         let mut t = Totals {
             n_files: 1,
             file_bytes: archive.file_bytes(),
             ..Totals::default()
         };
-        for e in archive.tensors() {
+        for (e, tt) in archive.tensors().iter().zip(tiles) {
             t.n_tensors += 1;
             t.elements += elements(e);
             t.raw_bytes += e.raw_bytes;
             t.stored_bytes += e.stored_bytes;
             t.order0_bytes += e.order0_bytes;
+            if !tt.planes.is_empty() {
+                t.tiled_tensors += 1;
+                t.tiles += tt.tiles();
+                t.tiles_predicted += tt.predicted();
+                t.tile_bytes_saved += tt.bytes_saved().unwrap_or(0);
+            }
         }
         t
     }
@@ -116,6 +132,10 @@ impl Totals {
         self.stored_bytes += o.stored_bytes;
         self.order0_bytes += o.order0_bytes;
         self.file_bytes += o.file_bytes;
+        self.tiled_tensors += o.tiled_tensors;
+        self.tiles += o.tiles;
+        self.tiles_predicted += o.tiles_predicted;
+        self.tile_bytes_saved += o.tile_bytes_saved;
     }
 
     fn json(&self) -> serde_json::Value {
@@ -129,7 +149,107 @@ impl Totals {
             "file_bytes": self.file_bytes,
             "bits_per_element": bits_per(self.stored_bytes, self.elements),
             "bound_bits_per_element": bits_per(self.order0_bytes, self.elements),
+            "tiled_tensors": self.tiled_tensors,
+            "tiles": self.tiles,
+            "tiles_predicted": self.tiles_predicted,
+            "tile_bytes_saved": self.tile_bytes_saved,
         })
+    }
+}
+
+/// The tiled planes of one tensor, as its mode planes say.
+#[derive(Default)]
+struct TensorTiles {
+    tile_size: u32,
+    /// (plane index, tiles per mode id, bytes saved against flat coding when recorded).
+    planes: Vec<(usize, [u64; N_MODES], Option<u64>)>,
+}
+
+impl TensorTiles {
+    fn of(archive: &Archive, index: usize) -> anyhow::Result<TensorTiles> {
+        let e = &archive.tensors()[index];
+        let Some(tile_size) = e.tile_size else {
+            return Ok(TensorTiles::default());
+        };
+        let counts = archive.tile_modes(index)?;
+        let planes = e
+            .planes
+            .iter()
+            .zip(counts)
+            .enumerate()
+            .filter_map(|(p, (entry, counts))| {
+                let (counts, modes) = (counts?, entry.modes.as_ref()?);
+                // Saved: the flat size minus the span from the mode plane to the plane's end.
+                let span = (entry.offset + entry.bytes).saturating_sub(modes.offset);
+                Some((p, counts, entry.flat_bytes.map(|f| f.saturating_sub(span))))
+            })
+            .collect();
+        Ok(TensorTiles { tile_size, planes })
+    }
+
+    fn tiles(&self) -> u64 {
+        self.planes
+            .iter()
+            .map(|(_, c, _)| c.iter().sum::<u64>())
+            .sum()
+    }
+
+    fn predicted(&self) -> u64 {
+        self.planes.iter().map(|(_, c, _)| predicted_tiles(c)).sum()
+    }
+
+    fn bytes_saved(&self) -> Option<u64> {
+        self.planes.iter().map(|(_, _, s)| *s).sum()
+    }
+
+    fn json(&self) -> serde_json::Value {
+        if self.planes.is_empty() {
+            return serde_json::Value::Null;
+        }
+        let planes: Vec<serde_json::Value> = self
+            .planes
+            .iter()
+            .map(|(p, counts, saved)| {
+                let modes: serde_json::Map<String, serde_json::Value> = counts
+                    .iter()
+                    .enumerate()
+                    .map(|(id, &n)| {
+                        let m = Mode::from_id(id as u8).expect("mode id");
+                        (m.to_string(), json!(n))
+                    })
+                    .collect();
+                json!({
+                    "plane": p,
+                    "tiles": counts.iter().sum::<u64>(),
+                    "predicted": predicted_tiles(counts),
+                    "modes": modes,
+                    "bytes_saved": saved,
+                })
+            })
+            .collect();
+        json!({
+            "tile_size": self.tile_size,
+            "tiles": self.tiles(),
+            "predicted": self.predicted(),
+            "bytes_saved": self.bytes_saved(),
+            "planes": planes,
+        })
+    }
+
+    /// `tiles 16: 767/768 predicted, 70.10 kB saved` (empty for a flat tensor).
+    fn human(&self) -> String {
+        if self.planes.is_empty() {
+            return String::new();
+        }
+        let saved = self
+            .bytes_saved()
+            .map_or_else(String::new, |b| format!(", {} saved", size(b)));
+        format!(
+            " (tiles {}: {}/{} predicted{saved})",
+            self.tile_size,
+            self.predicted(),
+            self.tiles()
+        )
     }
 }
 
@@ -165,6 +285,7 @@ fn file_human(
     path: &Path,
     a: &Archive,
     totals: &Totals,
+    tiles: &[TensorTiles],
 ) -> std::io::Result<()> {
     let h = a.header();
     writeln!(out, "{}", path.display())?;
@@ -186,6 +307,16 @@ fn file_human(
         a.file_bytes()
     )?;
     writeln!(out, "  Tensors:        {}", a.tensors().len())?;
+    if totals.tiled_tensors > 0 {
+        writeln!(
+            out,
+            "  Tiles:          {} tensors tiled, {}/{} tiles predicted, {} saved",
+            totals.tiled_tensors,
+            totals.tiles_predicted,
+            totals.tiles,
+            size(totals.tile_bytes_saved)
+        )?;
+    }
     writeln!(out)?;
 
     let fmt_bits = |b: Option<f64>| b.map_or_else(|| "-".to_owned(), |v| format!("{v:.3}"));
@@ -199,7 +330,7 @@ fn file_human(
         "bound/el".into(),
         "encoding".into(),
     ]];
-    for e in a.tensors() {
+    for (e, tt) in a.tensors().iter().zip(tiles) {
         let n = elements(e);
         rows.push([
             e.name.clone(),
@@ -209,7 +340,7 @@ fn file_human(
             e.stored_bytes.to_string(),
             fmt_bits(bits_per(e.stored_bytes, n)),
             fmt_bits(bits_per(e.order0_bytes, n)),
-            encoding(e),
+            encoding(e) + &tt.human(),
         ]);
     }
     rows.push([
@@ -257,12 +388,18 @@ fn file_human(
     Ok(())
 }
 
-fn file_json(path: &Path, a: &Archive, totals: &Totals) -> serde_json::Value {
+fn file_json(
+    path: &Path,
+    a: &Archive,
+    totals: &Totals,
+    tiles: &[TensorTiles],
+) -> serde_json::Value {
     let h = a.header();
     let tensors: Vec<serde_json::Value> = a
         .tensors()
         .iter()
-        .map(|e| {
+        .zip(tiles)
+        .map(|(e, tt)| {
             let n = elements(e);
             json!({
                 "name": e.name,
@@ -276,7 +413,8 @@ fn file_json(path: &Path, a: &Archive, totals: &Totals) -> serde_json::Value {
                 "bound_bits_per_element": bits_per(e.order0_bytes, n),
                 "encoding": match e.encoding { Encoding::Raw => "raw", Encoding::Planes => "planes" },
                 "chunk_symbols": e.chunk_symbols,
-                "planes": e.planes.iter().map(|p| json!({"coder": coder_name(p.coder), "bytes": p.bytes})).collect::<Vec<_>>(),
+                "planes": e.planes.iter().map(|p| json!({"coder": coder_name(p.coder), "bytes": p.bytes, "tiled": p.modes.is_some()})).collect::<Vec<_>>(),
+                "tiles": tt.json(),
                 "offset": e.offset,
                 "xxh3": format!("{:016x}", e.xxh3),
             })

@@ -25,11 +25,13 @@ fuzz_target!(|data: &[u8]| {
         }
         let _ = Archive::from_bytes(rest.to_vec());
     } else {
-        // Payload size from the mode byte: room for a few small regions.
-        let payload = 64 + usize::from(mode >> 1) * 64;
+        // Payload size from the mode byte: room for a few small regions; its top bit picks the
+        // format version (tiled planes are valid in version 2 only).
+        let payload = 64 + usize::from((mode >> 1) & 0x3F) * 64;
+        let version = 1 + u32::from(mode >> 7);
         let stored = miniz_oxide::deflate::compress_to_vec(rest, 1);
         let p = Preamble {
-            version: 1,
+            version,
             header_offset: payload as u64,
             header_stored_bytes: stored.len() as u64,
             header_json_bytes: rest.len() as u64,

@@ -1,12 +1,15 @@
-//! Arbitrary bytes as the tensors of a safetensors file (a few dtypes, shapes and chunk sizes
-//! chosen by the first bytes): encode, then decode must give back every tensor and the file.
+//! Arbitrary bytes as the tensors of a safetensors file (a few dtypes, shapes, chunk sizes and
+//! tile options chosen by the first bytes): encode, then decode must give back every tensor and
+//! the file.
 #![no_main]
 
 use std::io::Cursor;
 
 use libfuzzer_sys::fuzz_target;
 use wcodec::source::safetensors::build;
-use wcodec::{encode_bytes, Archive, Dtype, EncodeOptions, NoProgress};
+use wcodec::{
+    encode_bytes, Archive, Dtype, EncodeOptions, NoProgress, Predictor, TileOptions, Transform,
+};
 
 const DTYPES: &[Dtype] = &[
     Dtype::U8,
@@ -53,7 +56,14 @@ fuzz_target!(|data: &[u8]| {
         let slice = &body[k * part..(k + 1) * part];
         let n = elements(d, slice.len());
         let len = d.bytes_for(n).unwrap() as usize;
-        owned.push((format!("t{k}"), d, vec![n], slice[..len].to_vec()));
+        // Two dimensions when a row count from the input divides the elements (tile grids).
+        let rows = u64::from(rest.get(4 + k).copied().unwrap_or(1)).max(1);
+        let shape = if n % rows == 0 && d.bits() >= 8 {
+            vec![rows, n / rows]
+        } else {
+            vec![n]
+        };
+        owned.push((format!("t{k}"), d, shape, slice[..len].to_vec()));
     }
     let refs: Vec<(&str, Dtype, &[u64], &[u8])> = owned
         .iter()
@@ -61,8 +71,26 @@ fuzz_target!(|data: &[u8]| {
         .collect();
     let source = build(&refs, None);
     let mut out = Cursor::new(Vec::new());
+    // Tile options from the fourth byte: a size in [4, 64] and subsets of the modes, or off.
+    let t = rest.get(3).copied().unwrap_or(0);
+    let tiles = if t == 255 {
+        TileOptions::disabled()
+    } else {
+        TileOptions {
+            tile_size: 4 + u32::from(t % 61),
+            predictors: Predictor::ALL
+                .into_iter()
+                .filter(|p| t & (1 << p.index()) == 0)
+                .collect(),
+            transforms: Transform::ALL
+                .into_iter()
+                .filter(|x| (t >> 5) & (1 << x.index()) == 0)
+                .collect(),
+        }
+    };
     let options = EncodeOptions {
         chunk_symbols,
+        tiles,
         ..EncodeOptions::default()
     };
     encode_bytes(&source, "f.safetensors", &options, &mut out, &NoProgress)

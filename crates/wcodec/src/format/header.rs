@@ -2,10 +2,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{MAX_CHUNK_SYMBOLS, MIN_CHUNK_SYMBOLS, PREAMBLE_BYTES, REGION_ALIGN, VERSION};
+use super::{
+    MAX_CHUNK_SYMBOLS, MIN_CHUNK_SYMBOLS, PREAMBLE_BYTES, REGION_ALIGN, VERSION, VERSION_TILES,
+};
 use crate::dtype::{element_count, Dtype};
 use crate::error::{Error, Result};
 use crate::plane::Coder;
+use crate::tile::{Grid, MAX_TILE_SIZE, MIN_TILE_SIZE};
 
 use super::preamble::Preamble;
 
@@ -73,6 +76,10 @@ pub struct TensorEntry {
     /// The planes (planes only).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub planes: Vec<PlaneEntry>,
+    /// Tile side of the tiled planes (format version 2, format.md §6); present exactly when
+    /// some plane is tiled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tile_size: Option<u32>,
     /// Informative: order-0 entropy bound of the tensor's planes, in bytes (rounded up).
     #[serde(default)]
     pub order0_bytes: u64,
@@ -87,12 +94,44 @@ pub struct PlaneEntry {
     pub offset: u64,
     /// Stored size of the plane.
     pub bytes: u64,
+    /// The mode plane of a tiled plane (format version 2): one mode id per tile. Its presence
+    /// makes this plane's symbols the tile residuals of format.md §6.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modes: Option<StreamEntry>,
+    /// Informative (tiled planes): the stored size of the plane coded flat, as the encoder
+    /// measured it; `inspect` reports the bytes tiles saved from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flat_bytes: Option<u64>,
+}
+
+/// A stored byte stream inside a tensor region: a plane of its own, coded like a symbol plane
+/// (format.md §5.1–5.2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamEntry {
+    /// Raw or rANS.
+    pub coder: Coder,
+    /// Start of the stream.
+    pub offset: u64,
+    /// Stored size of the stream.
+    pub bytes: u64,
 }
 
 impl TensorEntry {
     /// Symbols per plane: the number of words of the tensor.
     pub fn plane_symbols(&self) -> u64 {
         self.raw_bytes / self.dtype.plane_layout().n_planes() as u64
+    }
+
+    /// The tile grid of the tensor's planes, when some plane is tiled (call after
+    /// [`Header::validate`], which checks the tile size).
+    pub fn tile_grid(&self) -> Option<Grid> {
+        self.tile_size
+            .map(|t| Grid::new(&self.shape, self.plane_symbols(), u64::from(t)))
+    }
+
+    /// Whether some plane is tiled.
+    pub fn is_tiled(&self) -> bool {
+        self.planes.iter().any(|p| p.modes.is_some())
     }
 }
 
@@ -182,8 +221,11 @@ impl Header {
                     if t.stored_bytes != t.raw_bytes || !t.planes.is_empty() {
                         return Err(bad("raw region size differs from raw_bytes".into()));
                     }
+                    if t.tile_size.is_some() {
+                        return Err(bad("tile_size on a raw tensor".into()));
+                    }
                 }
-                Encoding::Planes => t.validate_planes(end).map_err(bad)?,
+                Encoding::Planes => t.validate_planes(end, self.version).map_err(bad)?,
             }
         }
         Ok(())
@@ -191,7 +233,7 @@ impl Header {
 }
 
 impl TensorEntry {
-    fn validate_planes(&self, region_end: u64) -> Result<(), String> {
+    fn validate_planes(&self, region_end: u64, version: u32) -> Result<(), String> {
         let c = self
             .chunk_symbols
             .ok_or("planes encoding without chunk_symbols")?;
@@ -209,34 +251,87 @@ impl TensorEntry {
             ));
         }
         let n = self.plane_symbols();
-        // A rANS chunk is at least min(m, 128) bytes plus its 4-byte table entry: this bounds
-        // how much memory a small hostile file can make a decoder allocate.
-        let min_rans_bytes = n.div_ceil(c).saturating_mul(132).saturating_sub(128);
+        let grid = self.validate_tiles(version)?;
         let mut pos = self.offset;
         for (p, plane) in self.planes.iter().enumerate() {
-            let end = plane
-                .offset
-                .checked_add(plane.bytes)
-                .ok_or("plane size overflows")?;
-            if plane.offset < pos || end > region_end || plane.offset % 4 != 0 {
-                return Err(format!(
-                    "plane {p} is misaligned, lies outside its region or overlaps"
-                ));
+            if let (Some(m), Some(grid)) = (&plane.modes, grid) {
+                pos = stream_fits(
+                    m.coder,
+                    m.offset,
+                    m.bytes,
+                    grid.n_tiles(),
+                    c,
+                    pos,
+                    region_end,
+                )
+                .map_err(|e| format!("mode plane {p} {e}"))?;
             }
-            let fits = match plane.coder {
-                Coder::Raw => plane.bytes == n,
-                Coder::Rans => plane.bytes >= min_rans_bytes,
-            };
-            if !fits {
-                return Err(format!(
-                    "plane {p} of {} bytes cannot hold {n} symbols",
-                    plane.bytes
-                ));
-            }
-            pos = end;
+            pos = stream_fits(
+                plane.coder,
+                plane.offset,
+                plane.bytes,
+                n,
+                c,
+                pos,
+                region_end,
+            )
+            .map_err(|e| format!("plane {p} {e}"))?;
         }
         Ok(())
     }
+
+    /// Tile fields (format.md §6): only in version 2, a tile size in [4, 64] exactly when some
+    /// plane has a mode plane. Returns the grid of the tiled planes.
+    fn validate_tiles(&self, version: u32) -> Result<Option<Grid>, String> {
+        let tiled = self.is_tiled();
+        match (self.tile_size, tiled) {
+            (None, false) => return Ok(None),
+            (None, true) => return Err("tiled plane without tile_size".into()),
+            (Some(_), false) => return Err("tile_size without a tiled plane".into()),
+            (Some(_), true) => {}
+        }
+        if version < VERSION_TILES {
+            return Err(format!("tiled planes in a version {version} file"));
+        }
+        let t = self.tile_size.unwrap_or_default();
+        if !(MIN_TILE_SIZE..=MAX_TILE_SIZE).contains(&t) {
+            return Err(format!(
+                "tile_size {t} is not in [{MIN_TILE_SIZE}, {MAX_TILE_SIZE}]"
+            ));
+        }
+        Ok(self.tile_grid())
+    }
+}
+
+/// Checks one stored stream of `n` symbols (a plane, or a mode plane) that must start at or
+/// after `pos`, 4-aligned, and end inside the region; returns its end. A rANS stream needs at
+/// least `min(m, 128)` bytes per chunk plus its 4-byte table entry: this bounds how much memory
+/// a small hostile file can make a decoder allocate.
+fn stream_fits(
+    coder: Coder,
+    offset: u64,
+    bytes: u64,
+    n: u64,
+    chunk_symbols: u64,
+    pos: u64,
+    region_end: u64,
+) -> Result<u64, String> {
+    let end = offset.checked_add(bytes).ok_or("size overflows")?;
+    if offset < pos || end > region_end || !offset.is_multiple_of(4) {
+        return Err("is misaligned, lies outside its region or overlaps".into());
+    }
+    let min_rans_bytes = n
+        .div_ceil(chunk_symbols)
+        .saturating_mul(132)
+        .saturating_sub(128);
+    let fits = match coder {
+        Coder::Raw => bytes == n,
+        Coder::Rans => bytes >= min_rans_bytes,
+    };
+    if !fits {
+        return Err(format!("of {bytes} bytes cannot hold {n} symbols"));
+    }
+    Ok(end)
 }
 
 mod dtype_name {
@@ -287,6 +382,7 @@ mod tests {
             encoding: Encoding::Raw,
             chunk_symbols: None,
             planes: Vec::new(),
+            tile_size: None,
             order0_bytes: 0,
         }
     }
@@ -308,13 +404,18 @@ mod tests {
                     coder: Coder::Rans,
                     offset,
                     bytes: 200,
+                    modes: None,
+                    flat_bytes: None,
                 },
                 PlaneEntry {
                     coder: Coder::Raw,
                     offset: offset + 256,
                     bytes: 8192,
+                    modes: None,
+                    flat_bytes: None,
                 },
             ],
+            tile_size: None,
             order0_bytes: 0,
         }
     }
@@ -383,6 +484,8 @@ mod tests {
             coder: Coder::Raw,
             offset: 64,
             bytes: 10,
+            modes: None,
+            flat_bytes: None,
         };
         assert_eq!(
             rejects(|h| h.tensors[0].planes.push(plane)),
@@ -422,7 +525,7 @@ mod tests {
         assert!(rejects(|h| h.tensors[1].planes[1].bytes = 8193).contains("plane 1"));
         assert_eq!(
             rejects(|h| h.tensors[1].planes[0].bytes = u64::MAX),
-            "plane size overflows"
+            "plane 0 size overflows"
         );
         assert_eq!(
             rejects(|h| h.tensors[1].planes[1].bytes = 8000),
@@ -473,7 +576,7 @@ mod tests {
         };
         assert!(text(Header::unpack(&stored, &long)).contains("preamble says"));
         let mut other = h.clone();
-        other.version = 2;
+        other.version = 1;
         let (s2, j2) = other.pack();
         let p2 = Preamble {
             header_json_bytes: j2,
@@ -481,7 +584,7 @@ mod tests {
             ..p
         };
         assert!(text(Header::unpack(&s2, &p2))
-            .contains("header version 2 differs from preamble version 1"));
+            .contains("header version 1 differs from preamble version 2"));
     }
 
     #[test]

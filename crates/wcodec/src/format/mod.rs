@@ -6,8 +6,13 @@ pub mod preamble;
 
 /// `\x89WCD\r\n\x1a\n`: a non-ASCII first byte and CR/LF/^Z catch text-mode transfer damage.
 pub const MAGIC: [u8; 8] = [0x89, b'W', b'C', b'D', b'\r', b'\n', 0x1A, b'\n'];
-/// The format version this build writes (and the newest it reads).
-pub const VERSION: u32 = 1;
+/// The newest format version this build reads and writes. Version 2 added tiled planes
+/// (format.md §6); the encoder writes it only for files that use them.
+pub const VERSION: u32 = 2;
+/// The version of files whose planes are all flat: they stay readable by version-1 readers.
+pub const VERSION_FLAT: u32 = 1;
+/// The first version with tiled planes.
+pub const VERSION_TILES: u32 = 2;
 /// Size of the fixed preamble; also where the payload starts.
 pub const PREAMBLE_BYTES: u64 = 64;
 /// Cap on the inflated header, as safetensors caps its own header: bounds the allocation a

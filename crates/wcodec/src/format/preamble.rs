@@ -210,14 +210,18 @@ mod tests {
             corrupt_text(Preamble::parse(&b)),
             "preamble checksum mismatch"
         );
-        let b = patched(&p, 8, &[2, 0, 0, 0, 1, 0, 0, 0]); // version 2 and flags 1
+        let b = patched(&p, 8, &[3, 0, 0, 0, 1, 0, 0, 0]); // version 3 and flags 1
         assert!(matches!(
             Preamble::parse(&b),
             Err(Error::UnsupportedVersion {
-                found: 2,
-                supported: 1
+                found: 3,
+                supported: 2
             })
         ));
+        for v in [1u32, 2] {
+            let b = patched(&p, 8, &v.to_le_bytes());
+            assert_eq!(Preamble::parse(&b).unwrap().version, v);
+        }
         let b = patched(&p, 8, &0u32.to_le_bytes());
         assert!(matches!(
             Preamble::parse(&b),

@@ -190,7 +190,12 @@ impl FreqTable {
             } else {
                 let b1 = *bytes.get(pos + 1).ok_or("frequency table truncated")?;
                 pos += 2;
-                u16::from_be_bytes([b0 & 0x7F, b1])
+                let v = u16::from_be_bytes([b0 & 0x7F, b1]);
+                // One encoding per table: a value that fits one byte must use it.
+                if v < 0x80 {
+                    return Err("frequency entry not in its one-byte form");
+                }
+                v
             };
             let f = u32::from(v) + 1;
             sum += f;
@@ -264,6 +269,22 @@ mod tests {
         assert!(FreqTable::read(&bytes[..bytes.len() - 1]).is_err());
         bytes[0] ^= 1; // toggles presence of symbol 0
         assert!(FreqTable::read(&bytes).is_err());
+        // f − 1 = 5 written in the two-byte form is rejected.
+        let mut two = [0u64; 256];
+        two[3] = 1;
+        two[9] = 1000;
+        let t = FreqTable::from_histogram(&two).unwrap();
+        let mut b = Vec::new();
+        t.write(&mut b);
+        let first = b[32];
+        assert!(first < 0x80);
+        let mut long = b[..32].to_vec();
+        long.extend_from_slice(&[0x80, first]);
+        long.extend_from_slice(&b[33..]);
+        assert_eq!(
+            FreqTable::read(&long),
+            Err("frequency entry not in its one-byte form")
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use wcodec::decoder::write_checked;
 use wcodec::format::header::Header;
 use wcodec::format::preamble::Preamble;
 use wcodec::format::PREAMBLE_BYTES;
-use wcodec::{encode_bytes, Archive, Dtype, EncodeOptions, NoProgress, Result};
+use wcodec::{encode_bytes, Archive, Dtype, EncodeOptions, NoProgress, Result, TileOptions};
 
 /// Uniform pseudo-random bytes (64-bit LCG, top bits).
 pub(crate) fn lcg(n: usize, seed: u64) -> Vec<u8> {
@@ -107,7 +107,7 @@ pub(crate) fn elements_for_symbols(dtype: Dtype, symbols: u64) -> u64 {
     }
 }
 
-/// Options with a given chunk size.
+/// Options with a given chunk size (tiles at their defaults).
 pub(crate) fn options(chunk_symbols: u64) -> EncodeOptions {
     EncodeOptions {
         chunk_symbols,
@@ -115,22 +115,74 @@ pub(crate) fn options(chunk_symbols: u64) -> EncodeOptions {
     }
 }
 
+/// Options with a given chunk size and tiles disabled (format version 1 output).
+pub(crate) fn flat_options(chunk_symbols: u64) -> EncodeOptions {
+    EncodeOptions {
+        chunk_symbols,
+        tiles: TileOptions::disabled(),
+        ..EncodeOptions::default()
+    }
+}
+
 /// Encodes a safetensors image in memory.
 pub(crate) fn try_encode(source: &[u8], chunk_symbols: u64) -> Result<Vec<u8>> {
+    try_encode_with(source, &options(chunk_symbols))
+}
+
+/// Encodes a safetensors image in memory with the given options.
+pub(crate) fn try_encode_with(source: &[u8], options: &EncodeOptions) -> Result<Vec<u8>> {
     let mut out = Cursor::new(Vec::new());
-    encode_bytes(
-        source,
-        "model.safetensors",
-        &options(chunk_symbols),
-        &mut out,
-        &NoProgress,
-    )?;
+    encode_bytes(source, "model.safetensors", options, &mut out, &NoProgress)?;
     Ok(out.into_inner())
 }
 
 /// Encodes a safetensors image in memory; panics on error.
 pub(crate) fn encode(source: &[u8], chunk_symbols: u64) -> Vec<u8> {
     try_encode(source, chunk_symbols).expect("encodes")
+}
+
+/// Encodes with the given options; panics on error.
+pub(crate) fn encode_with(source: &[u8], options: &EncodeOptions) -> Vec<u8> {
+    try_encode_with(source, options).expect("encodes")
+}
+
+/// A sinusoidal position-embedding table (`sin`/`cos` of `pos / 10000^(2i/d)`, as in the
+/// Transformer paper), quantised to int8 per row (absmax scaling): a smooth tensor.
+pub(crate) fn sinusoid_i8(rows: usize, cols: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(rows * cols);
+    for pos in 0..rows {
+        let row: Vec<f64> = (0..cols)
+            .map(|i| {
+                let a = pos as f64 / 10000f64.powf((2 * (i / 2)) as f64 / cols as f64);
+                if i % 2 == 0 {
+                    a.sin()
+                } else {
+                    a.cos()
+                }
+            })
+            .collect();
+        let max = row.iter().fold(0f64, |m, v| m.max(v.abs())).max(1e-12);
+        out.extend(row.iter().map(|v| (v / max * 127.0).round() as i8 as u8));
+    }
+    out
+}
+
+/// A smooth 2-D field `a·sin(i/p) + b·cos(j/q) + c·sin((i+j)/r)` plus uniform noise of
+/// `±noise`, as integers (callers pick the width).
+pub(crate) fn smooth_field(rows: usize, cols: usize, seed: u64, noise: i32) -> Vec<i32> {
+    let r = lcg(rows * cols, seed);
+    (0..rows * cols)
+        .map(|k| {
+            let (i, j) = ((k / cols) as f64, (k % cols) as f64);
+            let s = 40.0 * (i / 9.0).sin() + 30.0 * (j / 7.0).cos() + 20.0 * ((i + j) / 13.0).sin();
+            let n = if noise > 0 {
+                i32::from(r[k]) % (2 * noise + 1) - noise
+            } else {
+                0
+            };
+            s.round() as i32 + n
+        })
+        .collect()
 }
 
 /// Opens an image, decodes every tensor, rebuilds the source and checks its recorded checksum.
@@ -151,6 +203,9 @@ pub(crate) struct Parts {
     pub(crate) payload: Vec<u8>,
     /// The header.
     pub(crate) header: Header,
+    /// The preamble's version, written back by [`Parts::pack`] (edits to the header's own
+    /// version field do not change it).
+    pub(crate) version: u32,
 }
 
 impl Parts {
@@ -161,13 +216,17 @@ impl Parts {
         Parts {
             payload: file[..p.header_offset as usize].to_vec(),
             header,
+            version: p.version,
         }
     }
 
     /// Re-packs with a fresh header and preamble (checksums valid).
     pub(crate) fn pack(&self) -> Vec<u8> {
         let (stored, json_bytes) = self.header.pack();
-        pack_stored(&self.payload, &stored, json_bytes)
+        pack_with(&self.payload, &stored, |p| {
+            p.header_json_bytes = json_bytes;
+            p.version = self.version;
+        })
     }
 }
 

@@ -24,7 +24,7 @@ pub(crate) enum Want {
     NotWcodec,
     /// `Error::Truncated` with `expected > found`.
     Truncated,
-    /// `Error::UnsupportedVersion { found, supported: 1 }`.
+    /// `Error::UnsupportedVersion { found, supported: 2 }`.
     Version(u32),
     /// `Error::Corrupt` whose text contains this.
     Corrupt(&'static str),
@@ -43,7 +43,7 @@ use Want::{Checksum, Corrupt, InvalidInput, NotWcodec, Tensor, Truncated, Versio
 pub(crate) const EXPECTED: &[(&str, Stage, Want)] = &[
     // Preamble (format.md §2, checked in this order).
     ("bad_magic", Open, NotWcodec),
-    ("version_2", Open, Version(2)),
+    ("version_3", Open, Version(3)),
     ("version_0", Open, Version(0)),
     ("nonzero_flags", Open, Corrupt("unknown flags 0x1")),
     (
@@ -218,6 +218,56 @@ pub(crate) const EXPECTED: &[(&str, Stage, Want)] = &[
     ("checksum_raw_tensor", Decode, Checksum("r")),
     ("checksum_raw_chunk", Decode, Checksum("a")),
     ("checksum_recorded", Decode, Checksum("z")),
+    // Tiled planes (§6), from the version-2 base file.
+    (
+        "tile_size_65",
+        Open,
+        Tensor("t", "tile_size 65 is not in [4, 64]"),
+    ),
+    (
+        "tile_size_3",
+        Open,
+        Tensor("t", "tile_size 3 is not in [4, 64]"),
+    ),
+    (
+        "tiles_in_version_1",
+        Open,
+        Tensor("t", "tiled planes in a version 1 file"),
+    ),
+    (
+        "tile_size_without_tiles",
+        Open,
+        Tensor("t", "tile_size without a tiled plane"),
+    ),
+    (
+        "tiled_plane_without_tile_size",
+        Open,
+        Tensor("t", "tiled plane without tile_size"),
+    ),
+    (
+        "tile_mode_plane_short",
+        Open,
+        Tensor("t", "mode plane 0 of 15 bytes cannot hold 16 symbols"),
+    ),
+    (
+        "tile_mode_plane_overlap",
+        Open,
+        Tensor(
+            "t",
+            "plane 0 is misaligned, lies outside its region or overlaps",
+        ),
+    ),
+    (
+        "tile_mode_15",
+        Decode,
+        Tensor("t", "tile 3 has invalid mode id 15"),
+    ),
+    (
+        "tile_mode_255",
+        Decode,
+        Tensor("t", "tile 0 has invalid mode id 255"),
+    ),
+    ("tile_mode_changed", Decode, Checksum("t")),
 ];
 
 fn matches(e: &Error, want: Want) -> bool {
@@ -225,7 +275,7 @@ fn matches(e: &Error, want: Want) -> bool {
         (NotWcodec, Error::NotWcodec { .. }) => true,
         (Truncated, Error::Truncated { expected, found }) => expected > found,
         (Version(v), Error::UnsupportedVersion { found, supported }) => {
-            *found == v && *supported == 1
+            *found == v && *supported == 2
         }
         (Corrupt(text), Error::Corrupt(detail))
         | (InvalidInput(text), Error::InvalidInput(detail)) => detail.contains(text),

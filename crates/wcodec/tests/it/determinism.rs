@@ -5,7 +5,7 @@
 use wcodec::source::safetensors::build;
 use wcodec::{Dtype, NoProgress};
 
-use crate::common::{decode_all, encode, lcg, peaked, weight_like};
+use crate::common::{decode_all, encode, lcg, peaked, sinusoid_i8, weight_like};
 
 /// Several tensors of mixed dtypes, each of many chunks at `chunk_symbols = 4096`, so every
 /// level of parallelism (tensors of a batch, planes, chunks) has work to split.
@@ -15,6 +15,8 @@ fn source() -> Vec<u8> {
     let f32s = weight_like(Dtype::F32, 50_000, 3);
     let random = lcg(10_000, 4);
     let f64s = weight_like(Dtype::F64, 9_000, 5);
+    // Smooth: tiled (format version 2), rows of tiles searched and rebuilt in parallel.
+    let smooth = sinusoid_i8(320, 200);
     build(
         &[
             ("a", Dtype::I8, &[200_003], &int8),
@@ -22,6 +24,7 @@ fn source() -> Vec<u8> {
             ("c", Dtype::F32, &[100, 500], &f32s),
             ("d", Dtype::U8, &[10_000], &random),
             ("e", Dtype::F64, &[9_000], &f64s),
+            ("s", Dtype::I8, &[320, 200], &smooth),
             ("z", Dtype::F16, &[0], &[]),
         ],
         Some(&[("format", "pt")]),
@@ -41,6 +44,11 @@ fn encoding_twice_gives_identical_bytes() {
     let src = source();
     let first = encode(&src, 4096);
     let second = encode(&src, 4096);
+    let a = wcodec::Archive::from_bytes(first.clone()).unwrap();
+    assert!(
+        a.tensors().iter().any(|t| t.tile_size.is_some()),
+        "the source should tile"
+    );
     assert!(first == second, "two encodes of the same input differ");
     assert_eq!(decode_all(first).unwrap(), src);
 }

@@ -10,11 +10,11 @@ use wcodec::format::header::Encoding;
 use wcodec::plane::Coder;
 use wcodec::rans::naive;
 use wcodec::source::safetensors::build;
-use wcodec::Dtype;
+use wcodec::{Dtype, EncodeOptions, Predictor, TileOptions, Transform};
 
 use crate::common::{
-    elements_for_symbols, encode, f32_to_f16_bits, get_u32, lcg, pack_json, pack_stored, peaked,
-    put_u32, weight_like, Parts, RansLayout,
+    elements_for_symbols, encode_with, f32_to_f16_bits, flat_options, get_u32, lcg, pack_json,
+    pack_stored, peaked, put_u32, sinusoid_i8, smooth_field, weight_like, Parts, RansLayout,
 };
 
 /// `testdata/` at the repository root.
@@ -26,12 +26,34 @@ pub(crate) fn testdata() -> PathBuf {
 pub(crate) struct Golden {
     /// File stem: `<name>.safetensors` and `<name>.wcodec`.
     pub(crate) name: &'static str,
-    /// Encoder option used.
-    pub(crate) chunk_symbols: u64,
+    /// Encoder options used.
+    pub(crate) options: EncodeOptions,
     /// What the file is there to cover.
     pub(crate) covers: &'static str,
     /// The source file.
     pub(crate) source: Vec<u8>,
+}
+
+impl Golden {
+    /// The encoding of the source with the case's options.
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        encode_with(&self.source, &self.options)
+    }
+
+    /// The tile options in the words of the golden README (`off`, or size and lists).
+    pub(crate) fn tiles_text(&self) -> String {
+        let t = &self.options.tiles;
+        if !t.enabled() {
+            return "off".into();
+        }
+        let names = |v: Vec<String>| v.join(",");
+        format!(
+            "{} / {} / {}",
+            t.tile_size,
+            names(t.predictors.iter().map(ToString::to_string).collect()),
+            names(t.transforms.iter().map(ToString::to_string).collect())
+        )
+    }
 }
 
 type Owned = (String, Dtype, Vec<u64>, Vec<u8>);
@@ -80,14 +102,14 @@ pub(crate) fn golden_cases() -> Vec<Golden> {
         .collect();
     v.push(Golden {
         name: "all_dtypes",
-        chunk_symbols: 65_536,
+        options: flat_options(65_536),
         covers: "every dtype (planes encoding), __metadata__",
         source: st(&all, Some(&[("format", "pt")])),
     });
 
     v.push(Golden {
         name: "raw_tensors",
-        chunk_symbols: 65_536,
+        options: flat_options(65_536),
         covers: "incompressible tensors stored raw; no __metadata__",
         source: st(
             &[
@@ -101,7 +123,7 @@ pub(crate) fn golden_cases() -> Vec<Golden> {
 
     v.push(Golden {
         name: "float_planes",
-        chunk_symbols: 65_536,
+        options: flat_options(65_536),
         covers: "F32/BF16/F16 weights: a rANS exponent plane over raw mantissa planes",
         source: st(
             &[
@@ -133,7 +155,7 @@ pub(crate) fn golden_cases() -> Vec<Golden> {
     mixed.extend(narrow(1001, 23));
     v.push(Golden {
         name: "chunks_4096",
-        chunk_symbols: 4096,
+        options: flat_options(4096),
         covers: "chunk_symbols 4096: several chunks, a raw chunk inside a rANS plane, a 1-symbol last chunk, a tensor of exactly one chunk",
         source: st(
             &[
@@ -178,14 +200,121 @@ pub(crate) fn golden_cases() -> Vec<Golden> {
     }
     v.push(Golden {
         name: "empty_and_scalars",
-        chunk_symbols: 65_536,
+        options: flat_options(65_536),
         covers: "zero-size tensors and 0-rank scalars; __metadata__ with several keys",
         source: st(
             &empty,
             Some(&[("format", "pt"), ("ünïcode", "✓"), ("empty", "")]),
         ),
     });
+
+    // Format version 2: tiled planes.
+    let i8s =
+        |v: Vec<i32>| -> Vec<u8> { v.iter().map(|&x| x.clamp(-128, 127) as i8 as u8).collect() };
+    let i16s = |v: Vec<i32>| -> Vec<u8> {
+        v.iter()
+            .flat_map(|&x| ((x * 40) as i16).to_le_bytes())
+            .collect()
+    };
+    v.push(Golden {
+        name: "tiles_modes",
+        options: EncodeOptions {
+            chunk_symbols: 4096,
+            ..EncodeOptions::default()
+        },
+        covers: "tiles at the default options: every predictor and transform chosen somewhere, partial edge tiles, a 1-D tensor (1 × 16 tiles), a two-plane I16 tensor, raw mode planes, a flat tensor beside tiled ones",
+        source: st(
+            &[
+                ("row_walks".into(), Dtype::I8, vec![64, 64], tile_pattern(Pattern::RowWalks, 64, 64, 1)),
+                ("col_walks".into(), Dtype::I8, vec![64, 64], tile_pattern(Pattern::ColWalks, 64, 64, 2)),
+                ("noisy".into(), Dtype::I8, vec![64, 64], tile_pattern(Pattern::Noisy, 64, 64, 3)),
+                ("product".into(), Dtype::I8, vec![64, 64], tile_pattern(Pattern::Product, 64, 64, 4)),
+                ("oscillating".into(), Dtype::I8, vec![64, 64], tile_pattern(Pattern::Oscillating, 64, 64, 5)),
+                ("pe".into(), Dtype::I8, vec![64, 72], sinusoid_i8(64, 72)),
+                ("wave".into(), Dtype::I8, vec![4096], i8s(smooth_field(1, 4096, 6, 0))),
+                ("smooth16".into(), Dtype::I16, vec![40, 120], i16s(smooth_field(40, 120, 7, 0))),
+                ("noise".into(), Dtype::I8, vec![64, 64], peaked(4096, 8, 12)),
+            ],
+            Some(&[("format", "pt")]),
+        ),
+    });
+    v.push(Golden {
+        name: "tiles_8",
+        options: EncodeOptions {
+            chunk_symbols: 4096,
+            tiles: TileOptions {
+                tile_size: 8,
+                predictors: vec![Predictor::Left, Predictor::Top],
+                transforms: vec![Transform::Dct],
+            },
+            ..EncodeOptions::default()
+        },
+        covers: "8 × 8 tiles and a subset of the modes (`left,top`; `dct`); a rANS-coded mode plane (384 tiles)",
+        source: st(
+            &[("field".into(), Dtype::I8, vec![192, 128], i8s(smooth_field(192, 128, 9, 1)))],
+            None,
+        ),
+    });
     v
+}
+
+/// Synthetic tensors that each favour one kind of tile mode (golden files and tests).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Pattern {
+    /// Rows are random walks, unrelated to each other: `left`.
+    RowWalks,
+    /// Columns are random walks: `top`.
+    ColWalks,
+    /// A smooth field plus noise: `avg` (two noisy neighbours beat one).
+    Noisy,
+    /// A product of slow sinusoids: `planar`.
+    Product,
+    /// Fast oscillations: the DCT and ADST.
+    Oscillating,
+}
+
+/// `rows × cols` int8 values of `pattern`.
+pub(crate) fn tile_pattern(pattern: Pattern, rows: usize, cols: usize, seed: u64) -> Vec<u8> {
+    let rnd = lcg(rows * cols * 2, seed);
+    let mut out = vec![0u8; rows * cols];
+    match pattern {
+        Pattern::RowWalks => {
+            for i in 0..rows {
+                let mut v = i32::from(rnd[i]);
+                for j in 0..cols {
+                    v += i32::from(rnd[rows * cols + i * cols + j] % 5) - 2;
+                    out[i * cols + j] = v as u8;
+                }
+            }
+        }
+        Pattern::ColWalks => {
+            for j in 0..cols {
+                let mut v = i32::from(rnd[j]);
+                for i in 0..rows {
+                    v += i32::from(rnd[rows * cols + j * rows + i] % 5) - 2;
+                    out[i * cols + j] = v as u8;
+                }
+            }
+        }
+        _ => {
+            for (k, o) in out.iter_mut().enumerate() {
+                let (i, j) = ((k / cols) as f64, (k % cols) as f64);
+                let v = match pattern {
+                    Pattern::Noisy => {
+                        30.0 * (i / 11.0).sin() + 30.0 * (j / 13.0).cos() + f64::from(rnd[k] % 9)
+                            - 4.0
+                    }
+                    Pattern::Product => 60.0 * (i / 20.0).sin() * (j / 17.0).cos(),
+                    _ => {
+                        50.0 * ((i * 0.9).cos() * (j * 0.2).cos())
+                            + 40.0 * (i * 1.3 + j * 0.1).sin()
+                    }
+                };
+                *o = v.round() as i8 as u8;
+            }
+        }
+    }
+    out
 }
 
 /// The valid file every crafted reject file is derived from: a raw tensor `r`, a two-chunk
@@ -204,7 +333,7 @@ pub(crate) fn reject_base() -> Vec<u8> {
             ],
             None,
         );
-        let mut parts = Parts::of(&encode(&source, 4096));
+        let mut parts = Parts::of(&encode_with(&source, &flat_options(4096)));
         parts.header.encoder = "wcodec (test fixture)".into();
         let file = parts.pack();
         let l = layout(&file, &parts, 1);
@@ -310,10 +439,10 @@ pub(crate) fn reject_cases() -> Vec<Case> {
     edit(
         &mut v,
         &base,
-        "version_2",
-        "preamble version 2 (checksum fixed)",
+        "version_3",
+        "preamble version 3 (checksum fixed)",
         &|b| {
-            put_u32(b, 8, 2);
+            put_u32(b, 8, 3);
             reseal_preamble(b);
         },
     );
@@ -673,5 +802,116 @@ pub(crate) fn reject_cases() -> Vec<Case> {
         "recorded xxh3 of `z` changed",
         with_header(&|p| p.header.tensors[Z].xxh3 ^= 1 << 40),
     ));
+    tile_reject_cases(&mut v);
     v
+}
+
+/// The valid version-2 file the `tile_*` reject files derive from: tensor `t` I8[64, 64]
+/// tiled in 16 × 16 tiles (a raw mode plane of 16 modes before its rANS residual plane), and a
+/// flat tensor `f`.
+pub(crate) fn tile_reject_base() -> Vec<u8> {
+    let source = st(
+        &[
+            (
+                "t".into(),
+                Dtype::I8,
+                vec![64, 64],
+                tile_pattern(Pattern::Product, 64, 64, 4),
+            ),
+            ("f".into(), Dtype::I8, vec![512], narrow(512, 1)),
+        ],
+        None,
+    );
+    let options = EncodeOptions {
+        chunk_symbols: 4096,
+        ..EncodeOptions::default()
+    };
+    let mut parts = Parts::of(&encode_with(&source, &options));
+    parts.header.encoder = "wcodec (test fixture)".into();
+    let t = &parts.header.tensors[0];
+    assert_eq!(t.tile_size, Some(16));
+    let modes = t.planes[0].modes.as_ref().expect("`t` is tiled");
+    assert_eq!((modes.coder, modes.bytes), (Coder::Raw, 16));
+    assert!(parts.header.tensors[1].tile_size.is_none());
+    parts.pack()
+}
+
+/// Crafted invalid tiled files (format.md §6).
+fn tile_reject_cases(v: &mut Vec<Case>) {
+    const T: usize = 0;
+    let base = tile_reject_base();
+    let parts = || Parts::of(&base);
+    let with_header = |f: &dyn Fn(&mut Parts)| {
+        let mut p = parts();
+        f(&mut p);
+        p.pack()
+    };
+    let modes_at = parts().header.tensors[T].planes[0]
+        .modes
+        .as_ref()
+        .unwrap()
+        .offset as usize;
+    v.push((
+        "tile_size_65",
+        "tile_size 65 for `t`",
+        with_header(&|p| p.header.tensors[T].tile_size = Some(65)),
+    ));
+    v.push((
+        "tile_size_3",
+        "tile_size 3 for `t`",
+        with_header(&|p| p.header.tensors[T].tile_size = Some(3)),
+    ));
+    v.push((
+        "tiles_in_version_1",
+        "the tiled file labelled version 1 (header and preamble)",
+        with_header(&|p| {
+            p.header.version = 1;
+            p.version = 1;
+        }),
+    ));
+    v.push((
+        "tile_size_without_tiles",
+        "mode plane of `t` removed from the header, tile_size kept",
+        with_header(&|p| p.header.tensors[T].planes[0].modes = None),
+    ));
+    v.push((
+        "tiled_plane_without_tile_size",
+        "tile_size of `t` removed, its mode plane kept",
+        with_header(&|p| p.header.tensors[T].tile_size = None),
+    ));
+    v.push((
+        "tile_mode_plane_short",
+        "mode plane of `t` 15 bytes for 16 tiles (truncated)",
+        with_header(&|p| p.header.tensors[T].planes[0].modes.as_mut().unwrap().bytes = 15),
+    ));
+    v.push((
+        "tile_mode_plane_overlap",
+        "mode plane of `t` moved onto its residual plane",
+        with_header(&|p| {
+            let at = p.header.tensors[T].planes[0].offset;
+            p.header.tensors[T].planes[0].modes.as_mut().unwrap().offset = at;
+        }),
+    ));
+    edit(
+        v,
+        &base,
+        "tile_mode_15",
+        "mode of tile 3 of `t` set to 15 (ids are 0–14)",
+        &|b| b[modes_at + 3] = 15,
+    );
+    edit(
+        v,
+        &base,
+        "tile_mode_255",
+        "mode of tile 0 of `t` set to 255",
+        &|b| b[modes_at] = 255,
+    );
+    let other = if base[modes_at + 5] == 0 { 3 } else { 0 };
+    edit(
+        v,
+        &base,
+        "tile_mode_changed",
+        "mode of tile 5 of `t` changed to another valid mode",
+        &|b| b[modes_at + 5] = other,
+    );
 }

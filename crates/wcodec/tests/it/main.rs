@@ -6,7 +6,8 @@
 //! * `golden` — committed files in `testdata/golden` decode, and the encoder reproduces them;
 //! * `corrupt` — crafted files in `testdata/reject` fail with their specific error;
 //! * `sweep` — every truncation and bit flip of every golden file is an error, never a panic;
-//! * `api` — misuse of the public API returns the documented error variants.
+//! * `api` — misuse of the public API returns the documented error variants;
+//! * `tiles` — the tile toolset: oracle, invertibility of every mode, gains and no losses.
 //!
 //! `fixtures` generates `testdata/` (`WCODEC_BLESS=1 cargo test -p wcodec --test it -- --ignored bless_golden`).
 
@@ -22,3 +23,4 @@ mod golden;
 mod oracle;
 mod roundtrip;
 mod sweep;
+mod tiles;
