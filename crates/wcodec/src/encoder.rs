@@ -247,8 +247,8 @@ fn encode_tensors<W: Write + Seek>(
             let entry = write_region(w, t, &e, raw, offset, c as u64).map_err(io_err)?;
             pos = offset + entry.stored_bytes;
             bound += e.order0_bytes;
+            tiles.total += e.tiles.total;
             if e.encoding == Encoding::Planes {
-                tiles.total += e.tiles.total;
                 tiles.predicted += e.tiles.predicted;
                 tiles.tiled_planes += e.tiles.tiled_planes;
                 tiles.bytes_saved += e.tiles.bytes_saved;

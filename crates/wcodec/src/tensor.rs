@@ -112,16 +112,20 @@ pub fn encode_tensor(
     let xxh3 = crate::checksum::tensor_checksum(data);
     let layout = dtype.plane_layout();
     let width = layout.n_planes();
-    let raw = |order0_bytes| EncodedTensor {
+    // A raw tensor keeps only the count of tiles considered.
+    let raw = |order0_bytes, considered| EncodedTensor {
         encoding: Encoding::Raw,
         planes: Vec::new(),
         tile_size: None,
         order0_bytes,
         xxh3,
-        tiles: TileStats::default(),
+        tiles: TileStats {
+            total: considered,
+            ..TileStats::default()
+        },
     };
     if data.is_empty() || !data.len().is_multiple_of(width) {
-        return raw(0.0);
+        return raw(0.0, 0);
     }
     let split: Vec<Vec<u8>> = if width == 1 {
         Vec::new()
@@ -187,7 +191,7 @@ pub fn encode_tensor(
         .iter()
         .all(|p| p.coder == Coder::Raw && p.tiled.is_none())
     {
-        return raw(order0);
+        return raw(order0, stats.total);
     }
     let t = EncodedTensor {
         encoding: Encoding::Planes,
@@ -199,7 +203,7 @@ pub fn encode_tensor(
     };
     if t.region_bytes(data.len() as u64) >= data.len() as u64 {
         // Only possible without tiled planes (a tiled plane is smaller than its flat form).
-        return raw(order0);
+        return raw(order0, stats.total);
     }
     t
 }

@@ -16,8 +16,9 @@
 //! 4. **Full search**: every tile, every allowed mode, with the table learned on the sample
 //!    (rows of tiles in parallel; the result does not depend on the thread count).
 //!
-//! Costs are integers (1/256 bit) computed with an integer `log2`, so the decisions, and hence
-//! the encoded bytes, are the same on every platform.
+//! Costs are integers computed with an integer `log2` (tables in 1/256 bit, decisions in 1/8 bit
+//! with one byte per symbol so that the vector kernels can look them up), so the decisions, and
+//! hence the encoded bytes, are the same on every platform and at every vector level.
 
 use rayon::prelude::*;
 

@@ -3,8 +3,9 @@
 //! a 2-D transform ([`transpose16`], SSE2), and the table-lookup cost sums of the mode search
 //! ([`cost_sums`]).
 //!
-//! The second module of the codec with `unsafe` code (`std::arch` intrinsics), after
-//! `rans/simd.rs`, for the same reason: speed the safe code cannot reach. The full mode search
+//! The third place in the codec with `unsafe` code (`std::arch` intrinsics), after the file
+//! mapping in `io.rs` and the rANS kernels in `rans/simd.rs`, for the latter's reason: speed the
+//! safe code cannot reach. The full mode search
 //! runs 10 lifting programs per tile; autovectorised, a lift widens every byte to 16 bits and
 //! back (about 10 instructions per 16 bytes, and LLVM picks 256-bit vectors), here it is
 //! `mulhrs(y · 256, c)` on 64 bytes at a time (exact: see [`lift`]). Measured on the 2-vCPU
