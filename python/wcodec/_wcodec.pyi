@@ -41,6 +41,9 @@ def encode(
     threads: Optional[int] = None,
     overwrite: bool = False,
     chunk_symbols: Optional[int] = None,
+    tile_size: int = 16,
+    predictors: Optional[list[str]] = None,
+    transforms: Optional[list[str]] = None,
 ) -> str: ...
 def encode_bytes(
     data: bytes,
@@ -49,6 +52,9 @@ def encode_bytes(
     file_name: str = "model.safetensors",
     threads: Optional[int] = None,
     overwrite: bool = False,
+    tile_size: int = 16,
+    predictors: Optional[list[str]] = None,
+    transforms: Optional[list[str]] = None,
 ) -> str: ...
 def decode(
     input: _Path, output: _Path, *, threads: Optional[int] = None, overwrite: bool = False

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use wcodec::{DecodeOptions, EncodeOptions, NoProgress};
+use wcodec::{DecodeOptions, EncodeOptions, NoProgress, Predictor, TileOptions, Transform};
 
 use crate::errors::PyResult;
 
@@ -26,13 +26,55 @@ fn with_threads<T: Send>(
     }
 }
 
+/// Encoder options from the Python arguments (names checked by the core's parsers).
+fn options(
+    overwrite: bool,
+    chunk_symbols: Option<u64>,
+    tile_size: u32,
+    predictors: Option<&[String]>,
+    transforms: Option<&[String]>,
+) -> PyResult<EncodeOptions> {
+    let defaults = TileOptions::default();
+    let tiles = TileOptions {
+        tile_size,
+        predictors: match predictors {
+            None => defaults.predictors,
+            Some(names) => names
+                .iter()
+                .map(|p| p.parse::<Predictor>())
+                .collect::<wcodec::Result<_>>()?,
+        },
+        transforms: match transforms {
+            None => defaults.transforms,
+            Some(names) => names
+                .iter()
+                .map(|t| t.parse::<Transform>())
+                .collect::<wcodec::Result<_>>()?,
+        },
+    };
+    let mut options = EncodeOptions {
+        overwrite,
+        tiles,
+        ..EncodeOptions::default()
+    };
+    if let Some(c) = chunk_symbols {
+        options.chunk_symbols = c;
+    }
+    options.validate()?;
+    Ok(options)
+}
+
 fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("stats serialize")
 }
 
 /// Encodes a safetensors file or a model directory; returns the summary as JSON.
 #[pyfunction]
-#[pyo3(signature = (input, output, *, threads=None, overwrite=false, chunk_symbols=None))]
+#[pyo3(signature = (
+    input, output, *, threads=None, overwrite=false, chunk_symbols=None, tile_size=16,
+    predictors=None, transforms=None,
+))]
+#[allow(clippy::too_many_arguments)] // keyword arguments of one Python call
 pub(crate) fn encode(
     py: Python<'_>,
     input: PathBuf,
@@ -40,14 +82,17 @@ pub(crate) fn encode(
     threads: Option<usize>,
     overwrite: bool,
     chunk_symbols: Option<u64>,
+    tile_size: u32,
+    predictors: Option<Vec<String>>,
+    transforms: Option<Vec<String>>,
 ) -> PyResult<String> {
-    let mut options = EncodeOptions {
+    let options = options(
         overwrite,
-        ..EncodeOptions::default()
-    };
-    if let Some(c) = chunk_symbols {
-        options.chunk_symbols = c;
-    }
+        chunk_symbols,
+        tile_size,
+        predictors.as_deref(),
+        transforms.as_deref(),
+    )?;
     let stats = py.detach(|| {
         with_threads(threads, || {
             wcodec::encode_path(&input, &output, &options, &NoProgress)
@@ -58,7 +103,11 @@ pub(crate) fn encode(
 
 /// Encodes a safetensors file image held in memory into `output`; returns the summary as JSON.
 #[pyfunction]
-#[pyo3(signature = (data, output, *, file_name="model.safetensors", threads=None, overwrite=false))]
+#[pyo3(signature = (
+    data, output, *, file_name="model.safetensors", threads=None, overwrite=false, tile_size=16,
+    predictors=None, transforms=None,
+))]
+#[allow(clippy::too_many_arguments)] // keyword arguments of one Python call
 pub(crate) fn encode_bytes(
     py: Python<'_>,
     data: &[u8],
@@ -66,11 +115,17 @@ pub(crate) fn encode_bytes(
     file_name: &str,
     threads: Option<usize>,
     overwrite: bool,
+    tile_size: u32,
+    predictors: Option<Vec<String>>,
+    transforms: Option<Vec<String>>,
 ) -> PyResult<String> {
-    let options = EncodeOptions {
+    let options = options(
         overwrite,
-        ..EncodeOptions::default()
-    };
+        None,
+        tile_size,
+        predictors.as_deref(),
+        transforms.as_deref(),
+    )?;
     let stats = py.detach(|| {
         with_threads(threads, || {
             if output.exists() && !options.overwrite {
