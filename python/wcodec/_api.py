@@ -23,6 +23,12 @@ PREDICTORS = ("none", "left", "top", "avg", "planar")
 TRANSFORMS = ("none", "dct", "adst")
 
 
+def _check_output(output_path: PathLike, overwrite: bool) -> None:
+    # The core says "pass --force" (its CLI flag); Python callers have `overwrite=True`.
+    if not overwrite and os.path.lexists(os.fspath(output_path)):
+        raise ValueError(f"output `{os.fspath(output_path)}` already exists (pass overwrite=True to replace it)")
+
+
 def _check_tiles(tile_size: int, predictor_modes: Sequence[str], transforms: Sequence[str]) -> None:
     if isinstance(tile_size, bool) or not isinstance(tile_size, int):
         raise TypeError(f"tile_size must be an int, not {type(tile_size).__name__}")
@@ -68,6 +74,7 @@ def encode_checkpoint(
     ``checksum`` (XXH3-64 of a single source file, hex).
     """
     _check_tiles(tile_size, predictor_modes, transforms)
+    _check_output(output_path, overwrite)
     if threads is None:
         threads = os.cpu_count() or 1
     start = time.perf_counter()
@@ -127,6 +134,7 @@ def decode_checkpoint(
     files for the next load (see :mod:`wcodec._cache`).
     """
     if output_path is not None:
+        _check_output(output_path, overwrite)
         _wcodec.decode(
             os.fspath(input_path), os.fspath(output_path), threads=threads, overwrite=overwrite
         )

@@ -27,7 +27,7 @@ def test_encode_checkpoint_reports_the_summary(st_file: Path, tmp_path: Path) ->
 
 def test_encode_refuses_to_overwrite_unless_asked(st_file: Path, wc_file: Path) -> None:
     before = wc_file.read_bytes()
-    with pytest.raises(ValueError, match="already exists"):
+    with pytest.raises(ValueError, match=r"already exists \(pass overwrite=True"):
         wcodec.encode_checkpoint(st_file, wc_file)
     assert wc_file.read_bytes() == before
     wcodec.encode_checkpoint(st_file, wc_file, overwrite=True)
