@@ -48,7 +48,7 @@ install-python: $(TEST_VENV)/.installed ## `pip install .` (builds the wheel wit
 
 .PHONY: test-python
 test-python: install-python ## Python lint (ruff) and the package's tests (pytest, hypothesis) against the installed wheel
-	$(TEST_VENV)/bin/ruff check --no-cache python tests/python examples scripts bench/load.py bench/gpu_load.py
+	$(TEST_VENV)/bin/ruff check --no-cache python tests/python examples scripts bench/load.py bench/gpu_load.py bench/nvcomp_peer.py
 	$(TEST_VENV)/bin/python -m pytest -p no:cacheprovider
 
 .PHONY: lint
