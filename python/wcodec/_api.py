@@ -155,7 +155,7 @@ def decode_to_state_dict(
     """Every tensor of a ``.wcodec`` file or encoded model directory, by name, on ``device``
     (see :func:`decode_checkpoint` for ``device``, ``fallback``, ``stream`` and ``cache_dir``)."""
     dev = _device.resolve(device, fallback)
-    ckpt = _reader.Checkpoint(path)
+    ckpt = _reader.Checkpoint.open(path)
     if cache_dir is not None:
         out: dict[str, torch.Tensor] = {}
         for reader in ckpt.readers:
@@ -180,7 +180,7 @@ def decode_layer(
 ) -> torch.Tensor:
     """Decodes one tensor (only its bytes are read). Safe to call from many threads at once:
     the GIL is released while decoding and open files are shared."""
-    ckpt = _reader.Checkpoint(wcodec_path)
+    ckpt = _reader.Checkpoint.open(wcodec_path)
     return _reader.decode([ckpt.info(layer_name)], device, fallback)[0]
 
 
@@ -212,7 +212,7 @@ def decode_to_temp(path: PathLike) -> str:
             out = Path(tmp) / "model"
             _wcodec.decode(str(src), str(out))
             return str(out)
-        name = _reader.Checkpoint(src).readers[0].source_file_name or src.stem + ".safetensors"
+        name = _reader.Checkpoint.open(src).readers[0].source_file_name or src.stem + ".safetensors"
         _wcodec.decode(str(src), str(Path(tmp) / name))
         return tmp
     except BaseException:

@@ -8,7 +8,9 @@ released: on the CPU by as many threads as the machine has, on a CUDA device by 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, Optional
 
@@ -34,12 +36,14 @@ class TensorInfo(NamedTuple):
 
 
 class Checkpoint:
-    """The tensors of one ``.wcodec`` file or of every shard of an encoded model directory."""
+    """The tensors of one ``.wcodec`` file or of every shard of an encoded model directory.
 
-    def __init__(self, path: PathLike) -> None:
+    Build it with :meth:`open`, which reuses the table of a checkpoint opened recently."""
+
+    def __init__(self, path: PathLike, files: list[Path], readers: list[_wcodec.Reader]) -> None:
         self.path = Path(path)
-        self.files = checkpoint_files(path)
-        self.readers = [open_reader(f) for f in self.files]
+        self.files = files
+        self.readers = readers
         self.entries: dict[str, TensorInfo] = {}
         for reader in self.readers:
             for index, (name, dtype, shape, nbytes) in enumerate(reader.tensors()):
@@ -49,6 +53,28 @@ class Checkpoint:
                         f"and `{reader.path}`"
                     )
                 self.entries[name] = TensorInfo(reader, index, name, dtype, list(shape), nbytes)
+
+    @classmethod
+    def open(cls, path: PathLike) -> Checkpoint:
+        """The checkpoint at ``path``. The name table costs one pass over every tensor of every
+        shard, and callers such as ``decode_layer`` in a thread pool ask for one tensor at a time,
+        so tables are kept per set of open readers (the reader cache reopens changed files, which
+        gives a new key)."""
+        files = checkpoint_files(path)
+        readers = [open_reader(f) for f in files]
+        # Cached entries hold their readers, so these ids cannot be reused while cached.
+        key = tuple(id(r) for r in readers)
+        with _checkpoints_lock:
+            ckpt = _checkpoints.get(key)
+            if ckpt is not None:
+                _checkpoints.move_to_end(key)
+                return ckpt
+        ckpt = cls(path, files, readers)
+        with _checkpoints_lock:
+            _checkpoints[key] = ckpt
+            while len(_checkpoints) > _CHECKPOINTS:
+                _checkpoints.popitem(last=False)
+        return ckpt
 
     def info(self, name: str) -> TensorInfo:
         try:
@@ -61,6 +87,11 @@ class Checkpoint:
         header = json.loads(self.readers[0].source_header)
         meta = header.get("__metadata__")
         return dict(meta) if meta is not None else None
+
+
+_CHECKPOINTS = 16
+_checkpoints: OrderedDict[tuple[int, ...], Checkpoint] = OrderedDict()
+_checkpoints_lock = threading.Lock()
 
 
 def decode(
@@ -102,16 +133,23 @@ def _by_reader(entries: list[TensorInfo]) -> list[list[int]]:
     return list(groups.values())
 
 
-def _decode_cpu(entries: list[TensorInfo]) -> list[torch.Tensor]:
+def _decode_grouped(
+    entries: list[TensorInfo], device: Optional[torch.device], run: Callable[[_wcodec.Reader, list], None]
+) -> list[torch.Tensor]:
+    """Allocates every destination on ``device`` and has ``run(reader, jobs)`` decode each file's
+    share in one call; ``outs`` keeps every destination alive meanwhile (the native contract)."""
     outs: list[Optional[torch.Tensor]] = [None] * len(entries)
     for positions in _by_reader(entries):
         jobs = []
         for i in positions:
-            outs[i] = t = _empty(entries[i])
+            outs[i] = t = _empty(entries[i], device)
             jobs.append((entries[i].index, t.data_ptr(), entries[i].nbytes))
-        # `outs` keeps every destination alive for the whole call (the native side's contract).
-        entries[positions[0]].reader.decode_into(jobs)
+        run(entries[positions[0]].reader, jobs)
     return [t for t in outs if t is not None]
+
+
+def _decode_cpu(entries: list[TensorInfo]) -> list[torch.Tensor]:
+    return _decode_grouped(entries, None, lambda reader, jobs: reader.decode_into(jobs))
 
 
 def _decode_cuda(entries: list[TensorInfo], dev: torch.device, stream: Any) -> list[torch.Tensor]:
@@ -120,15 +158,10 @@ def _decode_cuda(entries: list[TensorInfo], dev: torch.device, stream: Any) -> l
     # Allocated by torch's caching allocator on the device's current stream; the decoder orders
     # its work after `stream` and returns once the data is decoded and verified.
     with torch.cuda.device(dev):
-        outs: list[Optional[torch.Tensor]] = [None] * len(entries)
         handle = (stream if stream is not None else torch.cuda.current_stream(dev)).cuda_stream
-        for positions in _by_reader(entries):
-            jobs = []
-            for i in positions:
-                outs[i] = t = _empty(entries[i], dev)
-                jobs.append((entries[i].index, t.data_ptr(), entries[i].nbytes))
-            entries[positions[0]].reader.decode_into_cuda(jobs, dev.index, handle)
-    return [t for t in outs if t is not None]
+        return _decode_grouped(
+            entries, dev, lambda reader, jobs: reader.decode_into_cuda(jobs, dev.index, handle)
+        )
 
 
 def _to_device(tensors: list[torch.Tensor], dev: torch.device, stream: Any) -> list[torch.Tensor]:
@@ -192,7 +225,7 @@ class WcodecFile:
         _device.resolve(device, fallback)
         self.device = device
         self.fallback = fallback
-        self._ckpt: Optional[Checkpoint] = Checkpoint(path)
+        self._ckpt: Optional[Checkpoint] = Checkpoint.open(path)
 
     @property
     def _checkpoint(self) -> Checkpoint:
