@@ -102,3 +102,23 @@ def test_decode_params_reach_the_gpu_decoder(wc_file: Path, tensors: dict) -> No
             assert_same({k: v.cpu() for k, v in got.items()}, tensors)
     finally:
         wcodec.set_decode_params(**before)
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_tiled_tensors_on_every_device(device: str, tmp_path: Path) -> None:
+    """Tensors with tiled planes (format version 2) decode on the device itself: no fallback."""
+    i = torch.arange(300, dtype=torch.float32)[:, None]
+    j = torch.arange(261, dtype=torch.float32)[None, :]
+    table = torch.sin(i * 0.05 + j * 0.03)
+    tensors = {
+        "pos_bf16": table.to(torch.bfloat16),
+        "pos_i8": (table * 100).round().to(torch.int8),
+        "pos_f32": table.contiguous(),
+    }
+    save_file(tensors, str(tmp_path / "t.safetensors"))
+    stats = wcodec.encode_checkpoint(tmp_path / "t.safetensors", tmp_path / "t.wcodec", tile_size=16)
+    assert stats["tiled_tensors"] >= 2
+    got = wcodec.decode_to_state_dict(tmp_path / "t.wcodec", device=device, fallback=None)
+    for k, v in tensors.items():
+        assert got[k].device.type == device
+        assert torch.equal(as_bytes(got[k].cpu()), as_bytes(v)), k

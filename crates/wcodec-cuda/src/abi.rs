@@ -113,6 +113,44 @@ pub(crate) struct HashArgs {
     pub reserved: u32,
 }
 
+/// Arguments of `wcodec_tile_rebuild`: one tiled plane (see `abi.cuh`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct TileArgs {
+    /// `const u8*` residual plane.
+    pub residuals: u64,
+    /// `const u8*` mode ids, one per tile.
+    pub modes: u64,
+    /// `u8*` rebuilt plane.
+    pub out: u64,
+    /// `u32[2]`: status code, lowest bad tile.
+    pub status: u64,
+    /// Rows of the plane's 2-D view.
+    pub rows: u64,
+    /// Columns of the view.
+    pub cols: u64,
+    /// Tile side.
+    pub tile: u32,
+    /// Bias XORed into values.
+    pub bias: u32,
+}
+
+/// Arguments of `wcodec_join`: rebuilt planes into a tensor's layout (see `abi.cuh`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct JoinArgs {
+    /// `const u8*` planes, plane `p` at `planes + p · n`.
+    pub planes: u64,
+    /// Symbols per plane.
+    pub n: u64,
+    /// Tensor bytes.
+    pub dst: u64,
+    /// Planes (2, 4 or 8).
+    pub width: u32,
+    /// 1: undo the float rotation.
+    pub rotate: u32,
+}
+
 /// Status codes of `abi.cuh` (low byte of a status; the plane is in bits 8..15).
 pub mod status {
     /// Decoded and every check passed.
@@ -127,16 +165,29 @@ pub mod status {
     pub const FINAL_STATE: u32 = 4;
     /// A descriptor is inconsistent (a planner bug, never file content).
     pub const BAD_REF: u32 = 5;
+    /// A tile's mode id is 15 or more.
+    pub const BAD_MODE: u32 = 6;
 }
 
-/// What a status code means, in the CPU decoder's words where it has them.
-pub fn status_text(code: u32) -> &'static str {
+/// What a status code means, in the CPU decoder's words where it has them; `modes`: the chunk
+/// belongs to a tiled plane's mode plane.
+pub fn status_text(code: u32, modes: bool) -> &'static str {
+    if modes {
+        return match code & 0xff {
+            status::BAD_STATE => "mode plane: rANS lane state below the lower bound",
+            status::EARLY_END => "mode plane: rANS stream ends early",
+            status::TRAILING => "mode plane: rANS stream has trailing words",
+            status::FINAL_STATE => "mode plane: rANS lane did not end in its initial state",
+            _ => "mode plane: unknown status",
+        };
+    }
     match code & 0xff {
         status::BAD_STATE => "rANS lane state below the lower bound",
         status::EARLY_END => "rANS stream ends early",
         status::TRAILING => "rANS stream has trailing words",
         status::FINAL_STATE => "rANS lane did not end in its initial state",
         status::BAD_REF => "inconsistent chunk descriptor (internal error)",
+        status::BAD_MODE => "tile mode id out of range",
         _ => "unknown status",
     }
 }
@@ -185,6 +236,33 @@ impl Pod for DecodeArgs {
         }
         out.extend_from_slice(&self.n_blocks.to_le_bytes());
         out.extend_from_slice(&self.max_tables.to_le_bytes());
+    }
+}
+
+impl Pod for TileArgs {
+    fn put(&self, out: &mut Vec<u8>) {
+        for v in [
+            self.residuals,
+            self.modes,
+            self.out,
+            self.status,
+            self.rows,
+            self.cols,
+        ] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&self.tile.to_le_bytes());
+        out.extend_from_slice(&self.bias.to_le_bytes());
+    }
+}
+
+impl Pod for JoinArgs {
+    fn put(&self, out: &mut Vec<u8>) {
+        for v in [self.planes, self.n, self.dst] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&self.width.to_le_bytes());
+        out.extend_from_slice(&self.rotate.to_le_bytes());
     }
 }
 
@@ -244,6 +322,10 @@ mod tests {
         assert_eq!(bytes_of(&DecodeArgs::default()).len(), 48);
         assert_eq!(bytes_of(&HashJob::default()).len(), 32);
         assert_eq!(bytes_of(&HashArgs::default()).len(), 16);
+        assert_eq!(std::mem::size_of::<TileArgs>(), 56);
+        assert_eq!(std::mem::size_of::<JoinArgs>(), 32);
+        assert_eq!(bytes_of(&TileArgs::default()).len(), 56);
+        assert_eq!(bytes_of(&JoinArgs::default()).len(), 32);
     }
 
     #[test]

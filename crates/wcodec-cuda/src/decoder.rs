@@ -15,8 +15,9 @@ use crate::driver::{
 };
 use crate::error::{Error, Result};
 use crate::nvrtc;
-use crate::plan::{split, BatchPlan, Job, Launch, VerifyPlan};
+use crate::plan::{split, BatchPlan, Job, Launch, Part, Target, VerifyPlan};
 use crate::source::KERNEL_NAMES;
+use crate::tiles::{groups, TileGroup};
 
 /// Tunables of the GPU decoder (`set_decode_params` in the Python API).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,8 +38,10 @@ pub struct DecodeParams {
     /// guarantee). Off, only the per-chunk rANS checks remain, and raw planes, raw chunks and
     /// raw tensors are not checked at all.
     pub verify_checksums: bool,
-    /// Reserved for the tile transforms of format version 2 (inverse transforms as matrix
-    /// products); version 1 has no matrix work, so this changes nothing yet.
+    /// Accepted for the specification's API; changes nothing. Tensor cores multiply matrices,
+    /// and no stage of a decode is a matrix product: entropy decoding is a serial chain of
+    /// table lookups, the join is byte shuffling, and the tile transforms of format version 2
+    /// are integer lifting steps modulo 256, exact only in integer arithmetic.
     pub use_tensor_cores: bool,
 }
 
@@ -325,6 +328,7 @@ impl CudaDecoder {
                     entry,
                     storage: archive.tensor_storage(j.tensor)?,
                     dst: j.dst,
+                    part: Part::Whole,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -410,15 +414,25 @@ impl CudaDecoder {
         let _g = CtxGuard::enter(self.ctx.ctx)?;
         let params = self.params();
         let prepared = self.prepare(archive, jobs)?;
-        let batches = split(&prepared, params.staging_bytes);
+        let targets: Vec<Target<'_>> = prepared.iter().map(|j| (j.entry, j.dst)).collect();
+        let mut stats = DecodeStats {
+            tensors: prepared.len(),
+            decoded_bytes: prepared.iter().map(|j| j.entry.raw_bytes).sum(),
+            uploaded_bytes: 0,
+            batches: 0,
+        };
+        let (tiled, flat): (Vec<Job<'_>>, Vec<Job<'_>>) =
+            prepared.into_iter().partition(Job::is_tiled);
+        let flat_batches = split(&flat, params.staging_bytes);
         let caller = stream as CUstream;
         let own_streams = params.streams > 1;
-        let n_slots = (params.streams.max(2) as usize).min(batches.len().max(1));
+        let n_slots = (params.streams.max(2) as usize).min(flat_batches.len().max(2));
         let mut run = Run {
             dec: self,
             slots: self.lease(n_slots)?,
             streams: Vec::new(),
             caller,
+            scratch: None,
         };
         run.streams = run
             .slots
@@ -434,40 +448,20 @@ impl CudaDecoder {
                 start.block_stream(s)?;
             }
         }
-        let mut stats = DecodeStats {
-            tensors: prepared.len(),
-            decoded_bytes: prepared.iter().map(|j| j.entry.raw_bytes).sum(),
-            uploaded_bytes: 0,
-            batches: batches.len(),
-        };
-        let mut pending: Vec<Option<BatchPlan>> = (0..n_slots).map(|_| None).collect();
-        for (b, pieces) in batches.iter().enumerate() {
-            let s = b % n_slots;
-            if let Some(prev) = pending[s].take() {
-                run.finish_batch(s, &prev, &prepared)?;
-            }
-            let plan = BatchPlan::build(
-                &prepared,
-                pieces,
-                params.chunks_per_block,
-                self.ctx.info.max_shared_per_block,
-            )?;
-            stats.uploaded_bytes += plan.upload_bytes()
-                + plan
-                    .direct()
-                    .iter()
-                    .map(crate::plan::Direct::len)
-                    .sum::<u64>();
-            run.start_batch(s, &plan, &prepared, archive.image())?;
-            pending[s] = Some(plan);
-        }
-        for (s, p) in pending.iter_mut().enumerate() {
-            if let Some(prev) = p.take() {
-                run.finish_batch(s, &prev, &prepared)?;
-            }
+        run.batches(&flat, &flat_batches, &params, archive.image(), &mut stats)?;
+        let mut tiled = tiled;
+        for range in groups(&tiled).into_iter().rev() {
+            // Groups are taken from the back so that each `drain` moves only its own jobs.
+            let group: Vec<Job<'_>> = tiled.drain(range).collect();
+            let plan = TileGroup::build(&group)?;
+            let base = run.scratch(plan.bytes())?;
+            let parts = plan.plane_jobs(group, base);
+            let batches = split(&parts, params.staging_bytes);
+            run.batches(&parts, &batches, &params, archive.image(), &mut stats)?;
+            run.rebuild(&plan, base)?;
         }
         if params.verify_checksums {
-            run.verify(&prepared)?;
+            run.verify(&targets)?;
         }
         Ok(stats)
     }
@@ -482,6 +476,13 @@ impl CudaDecoder {
         let _g = CtxGuard::enter(self.ctx.ctx)?;
         let params = self.params();
         let prepared = self.prepare(archive, jobs)?;
+        if let Some(j) = prepared.iter().find(|j| j.is_tiled()) {
+            return Err(Error::InvalidArgument(format!(
+                "tensor `{}` has tiled planes: resident batches decode flat tensors only \
+                 (decode_tensors rebuilds tiles)",
+                j.entry.name
+            )));
+        }
         let pieces: Vec<_> = split(&prepared, u64::MAX).into_iter().flatten().collect();
         let plan = BatchPlan::build(
             &prepared,
@@ -498,7 +499,8 @@ impl CudaDecoder {
         let mut image = vec![0u8; plan.host_bytes() as usize];
         plan.write_image(&prepared, archive.image(), buffer.ptr(), &mut image);
         buffer.copy_from_host(&image, 0)?;
-        let vplan = VerifyPlan::build(&prepared)?;
+        let targets: Vec<Target<'_>> = prepared.iter().map(|j| (j.entry, j.dst)).collect();
+        let vplan = VerifyPlan::build(&targets)?;
         let vbuffer = DeviceBuffer::alloc(&self.ctx, vplan.device_bytes() as usize)?;
         vbuffer.copy_from_host(&vplan.image(vbuffer.ptr()), 0)?;
         Ok(ResidentBatch {
@@ -531,9 +533,91 @@ struct Run<'d> {
     slots: Vec<Slot>,
     streams: Vec<CUstream>,
     caller: CUstream,
+    /// Scratch memory of tiled tensors (grown as needed, freed with the run).
+    scratch: Option<DeviceBuffer>,
 }
 
 impl Run<'_> {
+    /// Runs `batches` of `jobs` through the slots (batch `b` on slot `b mod slots`, so uploads
+    /// of one overlap decoding of another) and returns once all are decoded and checked.
+    fn batches(
+        &mut self,
+        jobs: &[Job<'_>],
+        batches: &[Vec<crate::plan::Piece>],
+        params: &DecodeParams,
+        file: &[u8],
+        stats: &mut DecodeStats,
+    ) -> Result<()> {
+        let n_slots = self.slots.len();
+        let mut pending: Vec<Option<BatchPlan>> = (0..n_slots).map(|_| None).collect();
+        for (b, pieces) in batches.iter().enumerate() {
+            let s = b % n_slots;
+            if let Some(prev) = pending[s].take() {
+                self.finish_batch(s, &prev, jobs)?;
+            }
+            let plan = BatchPlan::build(
+                jobs,
+                pieces,
+                params.chunks_per_block,
+                self.dec.ctx.info.max_shared_per_block,
+            )?;
+            stats.batches += 1;
+            stats.uploaded_bytes += plan.upload_bytes()
+                + plan
+                    .direct()
+                    .iter()
+                    .map(crate::plan::Direct::len)
+                    .sum::<u64>();
+            self.start_batch(s, &plan, jobs, file)?;
+            pending[s] = Some(plan);
+        }
+        for (s, p) in pending.iter_mut().enumerate() {
+            if let Some(prev) = p.take() {
+                self.finish_batch(s, &prev, jobs)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A scratch buffer of at least `bytes`, for one group of tiled tensors. The previous
+    /// group's kernels are done: `rebuild` waits for them.
+    fn scratch(&mut self, bytes: u64) -> Result<u64> {
+        if self
+            .scratch
+            .as_ref()
+            .is_none_or(|b| (b.len() as u64) < bytes)
+        {
+            self.scratch = None;
+            self.scratch = Some(DeviceBuffer::alloc(&self.dec.ctx, bytes as usize)?);
+        }
+        Ok(self.scratch.as_ref().expect("allocated").ptr())
+    }
+
+    /// Rebuilds the tiled planes of a group whose planes are decoded into the scratch at `base`
+    /// and joins them into the destinations; returns once done and checked. Runs on the first
+    /// stream, which the checksum pass uses next.
+    fn rebuild(&mut self, plan: &TileGroup, base: u64) -> Result<()> {
+        let stream = self.streams[0];
+        let (status_off, init) = plan.status_init();
+        let slot = &mut self.slots[0];
+        slot.ensure(&self.dec.ctx, 0, init.len() as u64, init.len() as u64)?;
+        let pinned = slot.pinned.as_mut().expect("ensured").as_mut_slice();
+        pinned[..init.len()].copy_from_slice(&init);
+        let pinned = slot.pinned.as_ref().expect("ensured").as_slice();
+        copy_htod_async(base + status_off, &pinned[..init.len()], stream)?;
+        for l in plan.launches(base) {
+            self.dec
+                .kernel(l.kernel)?
+                .launch(l.grid, l.block, l.smem, stream, &l.args)?;
+        }
+        let readback = slot.readback.as_mut().expect("ensured").as_mut_slice();
+        copy_dtoh_async(&mut readback[..init.len()], base + status_off, stream)?;
+        slot.done.record(stream)?;
+        slot.done.synchronize()?;
+        let readback = slot.readback.as_ref().expect("ensured").as_slice();
+        plan.check(&readback[..init.len()])
+    }
+
     fn start_batch(
         &mut self,
         s: usize,
@@ -582,7 +666,7 @@ impl Run<'_> {
         plan.check_status(jobs, &readback[..status_len as usize])
     }
 
-    fn verify(&mut self, jobs: &[Job<'_>]) -> Result<()> {
+    fn verify(&mut self, jobs: &[Target<'_>]) -> Result<()> {
         let vplan = VerifyPlan::build(jobs)?;
         if vplan.is_empty() {
             return Ok(());
@@ -741,7 +825,8 @@ impl ResidentBatch<'_> {
             let mut finals = vec![0u8; len as usize];
             copy_dtoh_async(&mut finals, self.vbuffer.ptr() + off, stream as CUstream)?;
             stream_synchronize(stream as CUstream)?;
-            self.vplan.check(&self.jobs, &finals)?;
+            let targets: Vec<Target<'_>> = self.jobs.iter().map(|j| (j.entry, j.dst)).collect();
+            self.vplan.check(&targets, &finals)?;
         }
         Ok(())
     }

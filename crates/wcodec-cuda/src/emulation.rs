@@ -13,13 +13,21 @@ use wcodec::Archive;
 
 use crate::decoder::{DecodeParams, DeviceJob};
 use crate::error::{Error, Result};
-use crate::plan::{split, BatchPlan, Job, Launch, VerifyPlan};
+use crate::plan::{split, BatchPlan, Job, Launch, Part, Target, VerifyPlan};
+use crate::tiles::{groups, TileGroup};
+
+/// One phase of a recorded decode: batches of jobs, then (for tiled tensors) the rebuild.
+struct Phase<'a> {
+    jobs: Vec<Job<'a>>,
+    plans: Vec<BatchPlan>,
+    tiles: Option<TileGroup>,
+}
 
 /// A recorded decode: the program, and what is needed to check the emulator's output.
 pub struct Recording<'a> {
     program: Vec<u8>,
-    jobs: Vec<Job<'a>>,
-    plans: Vec<BatchPlan>,
+    phases: Vec<Phase<'a>>,
+    targets: Vec<Target<'a>>,
     vplan: Option<VerifyPlan>,
     extra: Vec<(u64, u64)>,
 }
@@ -63,15 +71,18 @@ fn read(p: &mut Vec<u8>, addr: u64, len: u64) {
     put_u64(p, len);
 }
 
-/// Records `decode_tensors(archive, jobs)` with the staging buffer at `staging_base` and the
-/// verify buffer at `verify_base` (addresses the emulator maps). `dst_ranges` are mapped too
-/// and read back after everything else, for the caller to compare.
+/// Records `decode_tensors(archive, jobs)` with the staging buffer at `staging_base`, the
+/// verify buffer at `verify_base` and the scratch of tiled tensors at `scratch_base` (addresses
+/// the emulator maps). `dst_ranges` are mapped too and read back after everything else, for
+/// the caller to compare.
+#[allow(clippy::too_many_arguments)]
 pub fn record<'a>(
     archive: &'a Archive,
     jobs: &[DeviceJob],
     params: &DecodeParams,
     staging_base: u64,
     verify_base: u64,
+    scratch_base: u64,
     max_smem: u32,
     dst_ranges: &[(u64, u64)],
 ) -> Result<Recording<'a>> {
@@ -93,21 +104,50 @@ pub fn record<'a>(
                 entry,
                 storage: archive.tensor_storage(j.tensor)?,
                 dst: j.dst,
+                part: Part::Whole,
             })
         })
         .collect::<Result<_>>()?;
-    let batches = split(&prepared, params.staging_bytes);
-    let plans = batches
-        .iter()
-        .map(|pieces| BatchPlan::build(&prepared, pieces, params.chunks_per_block, max_smem))
+    let targets: Vec<Target<'a>> = prepared.iter().map(|j| (j.entry, j.dst)).collect();
+    let (mut tiled, flat): (Vec<Job<'a>>, Vec<Job<'a>>) =
+        prepared.into_iter().partition(Job::is_tiled);
+    let mut phases = vec![(flat, None)];
+    let mut groups_rev = Vec::new();
+    for range in groups(&tiled).into_iter().rev() {
+        let group: Vec<Job<'a>> = tiled.drain(range).collect();
+        let plan = TileGroup::build(&group)?;
+        groups_rev.push((plan.plane_jobs(group, scratch_base), Some(plan)));
+    }
+    phases.extend(groups_rev.into_iter().rev());
+    let phases = phases
+        .into_iter()
+        .map(|(jobs, tiles)| {
+            let plans = split(&jobs, params.staging_bytes)
+                .iter()
+                .map(|pieces| BatchPlan::build(&jobs, pieces, params.chunks_per_block, max_smem))
+                .collect::<Result<Vec<_>>>()?;
+            Ok(Phase { jobs, plans, tiles })
+        })
         .collect::<Result<Vec<_>>>()?;
     let vplan = if params.verify_checksums {
-        Some(VerifyPlan::build(&prepared)?)
+        Some(VerifyPlan::build(&targets)?)
     } else {
         None
     };
-    let staging = plans.iter().map(BatchPlan::host_bytes).max().unwrap_or(0);
+    let staging = phases
+        .iter()
+        .flat_map(|ph| ph.plans.iter().map(BatchPlan::host_bytes))
+        .max()
+        .unwrap_or(0);
+    let scratch = phases
+        .iter()
+        .filter_map(|ph| ph.tiles.as_ref().map(TileGroup::bytes))
+        .max()
+        .unwrap_or(0);
     let mut maps = vec![(staging_base, staging.max(4096))];
+    if scratch > 0 {
+        maps.push((scratch_base, scratch));
+    }
     if let Some(v) = &vplan {
         maps.push((verify_base, v.device_bytes().max(4096)));
     }
@@ -119,20 +159,30 @@ pub fn record<'a>(
         put_u64(&mut p, *a);
         put_u64(&mut p, *l);
     }
-    for plan in &plans {
-        let mut image = vec![0u8; plan.host_bytes() as usize];
-        plan.write_image(&prepared, archive.image(), staging_base, &mut image);
-        write(&mut p, staging_base, &image[..plan.upload_bytes() as usize]);
-        for d in plan.direct() {
-            let o = d.host_off as usize;
-            write(&mut p, d.dst, &image[o..o + d.len() as usize]);
+    for ph in &phases {
+        for plan in &ph.plans {
+            let mut image = vec![0u8; plan.host_bytes() as usize];
+            plan.write_image(&ph.jobs, archive.image(), staging_base, &mut image);
+            write(&mut p, staging_base, &image[..plan.upload_bytes() as usize]);
+            for d in plan.direct() {
+                let o = d.host_off as usize;
+                write(&mut p, d.dst, &image[o..o + d.len() as usize]);
+            }
+            let (off, len) = plan.status_range();
+            fill(&mut p, staging_base + off, len, 0xFF);
+            for l in plan.launches(staging_base) {
+                launch(&mut p, &l);
+            }
+            read(&mut p, staging_base + off, len);
         }
-        let (off, len) = plan.status_range();
-        fill(&mut p, staging_base + off, len, 0xFF);
-        for l in plan.launches(staging_base) {
-            launch(&mut p, &l);
+        if let Some(t) = &ph.tiles {
+            let (off, init) = t.status_init();
+            write(&mut p, scratch_base + off, &init);
+            for l in t.launches(scratch_base) {
+                launch(&mut p, &l);
+            }
+            read(&mut p, scratch_base + off, init.len() as u64);
         }
-        read(&mut p, staging_base + off, len);
     }
     if let Some(v) = &vplan {
         write(&mut p, verify_base, &v.image(verify_base));
@@ -148,8 +198,8 @@ pub fn record<'a>(
     put_u32(&mut p, 0);
     Ok(Recording {
         program: p,
-        jobs: prepared,
-        plans,
+        phases,
+        targets,
         vplan,
         extra: dst_ranges.to_vec(),
     })
@@ -171,16 +221,24 @@ impl Recording<'_> {
             s
         };
         let mut result = Ok(());
-        for plan in &self.plans {
-            let status = take(plan.status_range().1);
-            if result.is_ok() {
-                result = plan.check_status(&self.jobs, &status);
+        for ph in &self.phases {
+            for plan in &ph.plans {
+                let status = take(plan.status_range().1);
+                if result.is_ok() {
+                    result = plan.check_status(&ph.jobs, &status);
+                }
+            }
+            if let Some(t) = &ph.tiles {
+                let status = take(t.status_init().1.len() as u64);
+                if result.is_ok() {
+                    result = t.check(&status);
+                }
             }
         }
         if let Some(v) = &self.vplan {
             let finals = take(v.finals_range().1);
             if result.is_ok() && !v.is_empty() {
-                result = v.check(&self.jobs, &finals);
+                result = v.check(&self.targets, &finals);
             }
         }
         let dsts = self.extra.iter().map(|&(_, l)| take(l)).collect();

@@ -55,6 +55,16 @@ pub enum Error {
         /// What the kernel found.
         detail: &'static str,
     },
+    /// A tile of a tiled plane has a mode id of 15 or more (format.md §6.2).
+    #[error("corrupt tensor `{tensor}`: plane {plane}: tile {tile} has a mode id >= 15")]
+    CorruptTile {
+        /// Tensor name.
+        tensor: String,
+        /// Plane index.
+        plane: u32,
+        /// The lowest tile with a bad mode id.
+        tile: u64,
+    },
     /// A decoded tensor's checksum differs from the one recorded in the file.
     #[error(
         "checksum mismatch in tensor `{tensor}` (got {computed:016x}, expected {expected:016x})"

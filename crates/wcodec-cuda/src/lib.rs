@@ -32,6 +32,7 @@ mod error;
 mod nvrtc;
 mod plan;
 mod source;
+mod tiles;
 
 pub use abi::{status, status_text};
 pub use decoder::{

@@ -37,6 +37,45 @@ pub(crate) struct Job<'a> {
     pub(crate) entry: &'a TensorEntry,
     pub(crate) storage: TensorStorage,
     pub(crate) dst: u64,
+    pub(crate) part: Part,
+}
+
+/// A tensor whose checksum is verified: its entry and its destination.
+pub(crate) type Target<'a> = (&'a TensorEntry, u64);
+
+/// What of its tensor a job decodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Part {
+    /// The whole tensor, in its final layout.
+    Whole,
+    /// The stored symbols of one plane of a tiled tensor, alone: the plane's (residual) symbols,
+    /// or with `modes` its mode plane. `storage` then has that single plane.
+    Plane { plane: u32, modes: bool },
+}
+
+impl Job<'_> {
+    /// Bytes the job writes at `dst`.
+    pub(crate) fn out_bytes(&self) -> u64 {
+        match (&self.part, &self.storage) {
+            (Part::Plane { .. }, TensorStorage::Planes(l)) => l.n_symbols,
+            _ => self.entry.raw_bytes,
+        }
+    }
+
+    /// Whether the joined words get the float rotation undone.
+    fn rotate(&self) -> bool {
+        self.part == Part::Whole
+            && matches!(
+                self.entry.dtype.plane_layout(),
+                wcodec::dtype::PlaneLayout::Float { .. }
+            )
+    }
+
+    /// Whether some plane of the tensor is tiled (then it is decoded through [`Part::Plane`]
+    /// jobs and rebuilt, see `tiles.rs`).
+    pub(crate) fn is_tiled(&self) -> bool {
+        matches!(&self.storage, TensorStorage::Planes(l) if l.tiles.is_some())
+    }
 }
 
 /// Part of one job decoded by one batch.
@@ -83,7 +122,7 @@ pub(crate) fn split(jobs: &[Job<'_>], budget: u64) -> Vec<Vec<Piece>> {
     let mut cur: Vec<Piece> = Vec::new();
     let mut used = 0u64;
     for (j, job) in jobs.iter().enumerate() {
-        if job.entry.raw_bytes == 0 {
+        if job.out_bytes() == 0 {
             continue;
         }
         match &job.storage {
@@ -358,10 +397,7 @@ impl BatchPlan {
                 let j = &jobs[job];
                 let l = planes_of(j).expect("planes");
                 let width = l.planes.len() as u64;
-                let rotate = u32::from(matches!(
-                    j.entry.dtype.plane_layout(),
-                    wcodec::dtype::PlaneLayout::Float { .. }
-                ));
+                let rotate = u32::from(j.rotate());
                 let mut k = first;
                 while k < end {
                     let group_end = (k + u64::from(warps)).min(end);
@@ -591,11 +627,15 @@ impl BatchPlan {
                     "chunk {chunk} of tensor `{tensor}` was not decoded"
                 )));
             }
+            let (plane, modes) = match jobs[job].part {
+                Part::Whole => ((code >> 8) & 0xff, false),
+                Part::Plane { plane, modes } => (plane, modes),
+            };
             return Err(Error::CorruptChunk {
                 tensor,
                 chunk,
-                plane: (code >> 8) & 0xff,
-                detail: status_text(code),
+                plane,
+                detail: status_text(code, modes),
             });
         }
         Ok(())
@@ -690,22 +730,23 @@ fn push_hash(
 }
 
 impl VerifyPlan {
-    /// Plans the hashes of every job with bytes; checks empty tensors on the host.
-    pub(crate) fn build(jobs: &[Job<'_>]) -> Result<VerifyPlan> {
+    /// Plans the hashes of every tensor `(entry, destination)` with bytes; checks empty tensors
+    /// on the host.
+    pub(crate) fn build(jobs: &[Target<'_>]) -> Result<VerifyPlan> {
         let mut targets = Vec::new();
         let (mut level1, mut level2, mut tasks1, mut tasks2) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut n_terms = 0u64;
         let mut n_block_hashes = 0u64;
-        for (j, job) in jobs.iter().enumerate() {
-            let len = job.entry.raw_bytes;
+        for (j, &(entry, dst)) in jobs.iter().enumerate() {
+            let len = entry.raw_bytes;
             if len == 0 {
                 let computed = xxhash_rust::xxh3::xxh3_64(&[]);
-                if computed != job.entry.xxh3 {
+                if computed != entry.xxh3 {
                     return Err(Error::Checksum {
-                        tensor: job.entry.name.clone(),
+                        tensor: entry.name.clone(),
                         computed,
-                        expected: job.entry.xxh3,
+                        expected: entry.xxh3,
                     });
                 }
                 continue;
@@ -717,7 +758,7 @@ impl VerifyPlan {
                     &mut level1,
                     &mut tasks1,
                     &mut n_terms,
-                    Addr::Abs(job.dst),
+                    Addr::Abs(dst),
                     len,
                     out,
                 );
@@ -728,7 +769,7 @@ impl VerifyPlan {
                         &mut level1,
                         &mut tasks1,
                         &mut n_terms,
-                        Addr::Abs(job.dst + b * HASH_BLOCK_BYTES),
+                        Addr::Abs(dst + b * HASH_BLOCK_BYTES),
                         HASH_BLOCK_BYTES.min(len - b * HASH_BLOCK_BYTES),
                         Addr::BlockHash((n_block_hashes + b) * 8),
                     );
@@ -848,10 +889,10 @@ impl VerifyPlan {
     }
 
     /// Compares the final hashes read back with the recorded checksums.
-    pub(crate) fn check(&self, jobs: &[Job<'_>], finals: &[u8]) -> Result<()> {
+    pub(crate) fn check(&self, jobs: &[Target<'_>], finals: &[u8]) -> Result<()> {
         for (&j, h) in self.targets.iter().zip(finals.chunks_exact(8)) {
             let computed = u64::from_le_bytes(h.try_into().expect("8 bytes"));
-            let entry = jobs[j].entry;
+            let entry = jobs[j].0;
             if computed != entry.xxh3 {
                 return Err(Error::Checksum {
                     tensor: entry.name.clone(),

@@ -10,6 +10,7 @@ pub(crate) const KERNEL_FILES: &[(&str, &str)] = &[
     ("prelude.cuh", include_str!("kernels/prelude.cuh")),
     ("abi.cuh", include_str!("kernels/abi.cuh")),
     ("decode.cu", include_str!("kernels/decode.cu")),
+    ("tile.cu", include_str!("kernels/tile.cu")),
     ("xxh3.cu", include_str!("kernels/xxh3.cu")),
 ];
 
@@ -19,6 +20,8 @@ pub const KERNEL_NAMES: &[&str] = &[
     "wcodec_decode_p2",
     "wcodec_decode_p4",
     "wcodec_decode_p8",
+    "wcodec_tile_rebuild",
+    "wcodec_join",
     "wcodec_xxh3_terms",
     "wcodec_xxh3",
 ];
@@ -26,10 +29,66 @@ pub const KERNEL_NAMES: &[&str] = &[
 /// Architectures CI compiles for (Ampere, Hopper, Blackwell data centre and consumer).
 pub const CI_ARCHS: &[(u32, u32)] = &[(8, 0), (9, 0), (10, 0), (12, 0)];
 
+/// The transform programs of format.md §6.4 as constant arrays for `tile.cu`, generated from the
+/// reference implementation so the two cannot differ. Program `kind · 6 + log2(L) − 1` (kind 0 =
+/// DCT, 1 = ADST) has steps `[first, first + count)`; a step is `dst | src << 8 | neg << 15 |
+/// (c as u16) << 16`; `perm` holds 64 entries per program.
+pub(crate) fn tile_programs() -> String {
+    use wcodec::tile::transform::{program, Step};
+    use wcodec::tile::Transform;
+    let (mut first, mut count, mut steps, mut perm) = (vec![], vec![], vec![], vec![]);
+    for kind in [Transform::Dct, Transform::Adst] {
+        for bits in 1..=6 {
+            let p = program(kind, 1 << bits);
+            first.push(steps.len() as u32);
+            count.push(p.steps.len() as u32);
+            steps.extend(p.steps.iter().map(|s| match *s {
+                Step::Lift { dst, src, c } => {
+                    u32::from(dst) | u32::from(src) << 8 | u32::from(c as u16) << 16
+                }
+                Step::Neg { dst } => u32::from(dst) | 1 << 15,
+            }));
+            let mut pm = p.perm.clone();
+            pm.resize(64, 0);
+            perm.extend(pm);
+        }
+    }
+    let list = |v: &[u32]| {
+        v.iter()
+            .map(|x| format!("{x}u"))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "WC_CONSTANT u32 wc_prog_first[12] = {{{}}};",
+        list(&first)
+    );
+    let _ = writeln!(
+        s,
+        "WC_CONSTANT u32 wc_prog_count[12] = {{{}}};",
+        list(&count)
+    );
+    let _ = writeln!(
+        s,
+        "WC_CONSTANT u32 wc_prog_steps[{}] = {{{}}};",
+        steps.len(),
+        list(&steps)
+    );
+    let perm: Vec<u32> = perm.into_iter().map(u32::from).collect();
+    let _ = writeln!(s, "WC_CONSTANT u8 wc_prog_perm[768] = {{{}}};", list(&perm));
+    s
+}
+
 /// The concatenated source, with `#line` markers so compiler messages name the original files.
 pub fn kernel_source() -> String {
     let mut s = String::new();
     for (name, text) in KERNEL_FILES {
+        if *name == "tile.cu" {
+            let _ = writeln!(s, "#line 1 \"tile_programs.cuh (generated)\"");
+            s.push_str(&tile_programs());
+        }
         let _ = writeln!(s, "#line 1 \"{name}\"");
         s.push_str(text);
         if !text.ends_with('\n') {

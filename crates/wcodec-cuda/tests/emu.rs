@@ -16,6 +16,7 @@ use wcodec_cuda::{DecodeParams, DeviceJob};
 const STAGING_BASE: u64 = 0x3000_0000_0000;
 const VERIFY_BASE: u64 = 0x3100_0000_0000;
 const DST_BASE: u64 = 0x3200_0000_0000;
+const SCRATCH_BASE: u64 = 0x3300_0000_0000;
 /// H100's dynamic shared memory per block.
 const MAX_SMEM: u32 = 227 * 1024;
 
@@ -110,6 +111,7 @@ impl Backend for Emulator {
             params,
             STAGING_BASE,
             VERIFY_BASE,
+            SCRATCH_BASE,
             MAX_SMEM,
             &mapped,
         ) {
@@ -197,4 +199,47 @@ fn tensors_split_across_batches_and_blocked_checksums() {
     };
     let (result, got) = b.decode_all(&archive, &params);
     common::assert_matches_cpu("split batches", &archive, &result, &got);
+}
+
+#[test]
+fn tiled_tensors_match_the_cpu_decoder() {
+    let Some(b) = emulator() else { return };
+    common::tiled_round_trips(&b, &DecodeParams::default(), 1);
+}
+
+#[test]
+fn a_bad_mode_id_names_the_tensor_plane_and_tile() {
+    let Some(b) = emulator() else { return };
+    let (mut file, at) = common::raw_mode_plane_file();
+    file[at as usize + 37] = 15;
+    file[at as usize + 50] = 200;
+    let archive = Archive::from_bytes(file).expect("opens");
+    assert!(archive.decode(0).is_err(), "the CPU decoder rejects it");
+    let (result, _) = b.decode_all(&archive, &DecodeParams::default());
+    match result {
+        Err(wcodec_cuda::Error::CorruptTile {
+            tensor,
+            plane,
+            tile,
+        }) => {
+            assert_eq!((tensor.as_str(), plane, tile), ("smooth", 0, 37));
+        }
+        other => panic!("expected a bad tile mode, got {other:?}"),
+    }
+}
+
+#[test]
+fn corrupt_tiled_files_fail_exactly_when_the_cpu_fails() {
+    let Some(b) = emulator() else { return };
+    let file = common::encode_tiled(
+        &[
+            ("int8", wcodec::Dtype::I8, 40, 129, 11),
+            ("bf16", wcodec::Dtype::BF16, 33, 100, 12),
+        ],
+        4096,
+        8,
+    );
+    let (tried, rejected) = common::corrupt_sweep(&b, &DecodeParams::default(), &file, 40);
+    eprintln!("{tried} corrupt tiled variants, {rejected} rejected by both decoders");
+    assert!(rejected > 0);
 }

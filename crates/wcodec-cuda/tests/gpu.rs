@@ -90,6 +90,59 @@ fn round_trips_match_the_cpu_decoder() {
 }
 
 #[test]
+fn tiled_tensors_match_the_cpu_decoder() {
+    let Some(g) = gpu() else { return };
+    common::tiled_round_trips(&g, &DecodeParams::default(), 1);
+    common::tiled_round_trips(&g, &DecodeParams::default(), 30);
+    let params = DecodeParams {
+        streams: 1,
+        chunks_per_block: 1,
+        staging_bytes: 1 << 20,
+        ..DecodeParams::default()
+    };
+    common::tiled_round_trips(&g, &params, 30);
+}
+
+#[test]
+fn a_bad_mode_id_names_the_tensor_plane_and_tile() {
+    let Some(g) = gpu() else { return };
+    let (mut file, at) = common::raw_mode_plane_file();
+    file[at as usize + 37] = 15;
+    let archive = Archive::from_bytes(file).unwrap();
+    let (result, _) = g.decode_all(&archive, &DecodeParams::default());
+    assert!(
+        matches!(
+            result,
+            Err(wcodec_cuda::Error::CorruptTile {
+                tile: 37,
+                plane: 0,
+                ..
+            })
+        ),
+        "{result:?}"
+    );
+}
+
+#[test]
+fn corrupt_tiled_files_fail_exactly_when_the_cpu_fails() {
+    let Some(g) = gpu() else { return };
+    let file = common::encode_tiled(
+        &[
+            ("int8", wcodec::Dtype::I8, 40, 129, 11),
+            ("bf16", wcodec::Dtype::BF16, 33, 100, 12),
+        ],
+        4096,
+        8,
+    );
+    let flips = std::env::var("WCODEC_CORRUPT_FLIPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(300);
+    let (tried, rejected) = common::corrupt_sweep(&g, &DecodeParams::default(), &file, flips);
+    assert!(rejected > tried / 2);
+}
+
+#[test]
 fn every_parameter_setting_gives_the_same_bytes() {
     let Some(g) = gpu() else { return };
     for chunks_per_block in [1, 2, 4, 8] {

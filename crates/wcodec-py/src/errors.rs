@@ -63,13 +63,15 @@ fn cuda_to_py(e: wcodec_cuda::Error) -> PyErr {
     use wcodec_cuda::Error as E;
     let msg = e.to_string();
     match e {
-        // A feature the GPU decoder lacks (tiled planes): the CPU decoder reads it.
+        // A feature the GPU decoder lacks: the CPU decoder reads it.
         E::Format(wcodec::Error::Unsupported(_)) => CudaUnavailableError::new_err(msg),
         E::Format(core) => core_to_py(&core),
         E::DriverMissing(_) | E::NvrtcMissing(_) | E::Compile { .. } => {
             CudaUnavailableError::new_err(msg)
         }
-        E::CorruptChunk { .. } | E::Checksum { .. } => CorruptFileError::new_err(msg),
+        E::CorruptChunk { .. } | E::CorruptTile { .. } | E::Checksum { .. } => {
+            CorruptFileError::new_err(msg)
+        }
         E::BufferSize { .. } | E::InvalidArgument(_) => PyValueError::new_err(msg),
         _ => CudaError::new_err(msg),
     }

@@ -6,13 +6,15 @@
 //! ([`crate::plane::PlaneView::parse`]), so every offset and size in it has been checked against
 //! the file: padding is zero, chunk sizes obey the format's rules, and every span lies inside its
 //! plane, its tensor region and the file. What it does *not* check is the content of rANS
-//! chunks (states and words); a decoder checks those while decoding (format.md §5.4).
+//! chunks (states and words), nor the mode ids of tiled planes; a decoder checks those while
+//! decoding (format.md §5.4, §6.2).
 
 use crate::error::{Error, Result};
 use crate::format::header::{Encoding, TensorEntry};
 use crate::plane::PlaneView;
 use crate::rans::freq::DecodeTable;
-use crate::tensor::plane_views;
+use crate::tensor::stream_views;
+use crate::tile::{plane_bias, Grid};
 
 /// How a tensor is stored, with absolute file offsets.
 pub enum TensorStorage {
@@ -32,8 +34,22 @@ pub struct PlanesLayout {
     /// Symbols per chunk; chunk `k` of every plane covers symbols
     /// `[k · chunk_symbols, min((k + 1) · chunk_symbols, n_symbols))`.
     pub chunk_symbols: u64,
-    /// The planes in plane order (plane 0 is the most significant byte).
+    /// The planes in plane order (plane 0 is the most significant byte). For a tiled plane
+    /// this is its residual plane (format.md §6.1).
     pub planes: Vec<PlaneLayout>,
+    /// Present when some plane is tiled (format version 2).
+    pub tiles: Option<TilesLayout>,
+}
+
+/// How the tiled planes of a tensor are rebuilt (format.md §6.5).
+pub struct TilesLayout {
+    /// The 2-D view of every plane and its tile grid.
+    pub grid: Grid,
+    /// Per plane, in plane order: its mode plane (`grid.n_tiles()` symbols, chunked with the
+    /// tensor's `chunk_symbols`) when the plane is tiled, `None` when it is flat.
+    pub modes: Vec<Option<PlaneLayout>>,
+    /// Per plane: the byte XORed into values before prediction (format.md §6.3).
+    pub bias: Vec<u8>,
 }
 
 /// One stored plane.
@@ -77,31 +93,38 @@ pub fn tensor_storage(entry: &TensorEntry, file: &[u8]) -> Result<TensorStorage>
             })
         }
         Encoding::Planes => {
-            let views = plane_views(entry, file)?;
+            let (views, modes) = stream_views(entry, file)?;
             let base = file.as_ptr() as usize;
-            let offset_of = |s: &[u8]| (s.as_ptr() as usize - base) as u64;
-            let planes = views
-                .into_iter()
-                .map(|view| match view {
-                    PlaneView::Raw(bytes) => PlaneLayout::Raw {
-                        offset: offset_of(bytes),
-                    },
-                    PlaneView::Rans { table, chunks } => PlaneLayout::Rans {
-                        table,
-                        chunks: chunks
-                            .iter()
-                            .map(|c| ChunkSpan {
-                                offset: offset_of(c),
-                                bytes: c.len() as u64,
-                            })
-                            .collect(),
-                    },
-                })
-                .collect();
+            let layout_of = |view: PlaneView<'_>| match view {
+                PlaneView::Raw(bytes) => PlaneLayout::Raw {
+                    offset: (bytes.as_ptr() as usize - base) as u64,
+                },
+                PlaneView::Rans { table, chunks } => PlaneLayout::Rans {
+                    table,
+                    chunks: chunks
+                        .iter()
+                        .map(|c| ChunkSpan {
+                            offset: (c.as_ptr() as usize - base) as u64,
+                            bytes: c.len() as u64,
+                        })
+                        .collect(),
+                },
+            };
+            let tiles = match entry.tile_grid() {
+                Some(grid) if modes.iter().any(Option::is_some) => Some(TilesLayout {
+                    grid,
+                    bias: (0..modes.len())
+                        .map(|p| plane_bias(entry.dtype, p))
+                        .collect(),
+                    modes: modes.into_iter().map(|m| m.map(layout_of)).collect(),
+                }),
+                _ => None,
+            };
             Ok(TensorStorage::Planes(PlanesLayout {
                 n_symbols: entry.plane_symbols(),
                 chunk_symbols: entry.chunk_symbols.unwrap_or_default(),
-                planes,
+                planes: views.into_iter().map(layout_of).collect(),
+                tiles,
             }))
         }
     }

@@ -365,25 +365,11 @@ fn region<'f>(entry: &TensorEntry, file: &'f [u8], offset: u64, len: u64) -> Res
         .ok_or_else(|| Error::tensor(&entry.name, "region runs past the file"))
 }
 
-/// The planes of a planes region whose planes are all flat (no tiles): what a decoder that does
-/// not reconstruct tiles, such as the GPU one through [`crate::layout`], can use.
-pub(crate) fn plane_views<'f>(entry: &TensorEntry, file: &'f [u8]) -> Result<Vec<PlaneView<'f>>> {
-    let (views, modes) = stream_views(entry, file)?;
-    if modes.iter().any(Option::is_some) {
-        return Err(Error::Unsupported(format!(
-            "tensor `{}` has tiled planes (format version 2), which this decoder does not \
-             reconstruct",
-            entry.name
-        )));
-    }
-    Ok(views)
-}
-
 /// A tensor's parsed streams: its planes, and the mode plane of each tiled plane.
-type Streams<'f> = (Vec<PlaneView<'f>>, Vec<Option<PlaneView<'f>>>);
+pub(crate) type Streams<'f> = (Vec<PlaneView<'f>>, Vec<Option<PlaneView<'f>>>);
 
 /// Checks a planes region's padding and parses its planes and mode planes.
-fn stream_views<'f>(entry: &TensorEntry, file: &'f [u8]) -> Result<Streams<'f>> {
+pub(crate) fn stream_views<'f>(entry: &TensorEntry, file: &'f [u8]) -> Result<Streams<'f>> {
     let mut pos = entry.offset;
     let streams = entry.planes.iter().flat_map(|p| {
         p.modes

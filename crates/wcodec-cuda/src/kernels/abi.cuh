@@ -60,6 +60,30 @@ struct HashArgs {
 };
 static_assert(sizeof(HashArgs) == 16, "HashArgs layout");
 
+// One tiled plane rebuilt from its residual plane and mode plane (format.md §6.5), both already
+// decoded into device memory, into its plane bytes (a view of `rows` x `cols` symbols).
+struct TileArgs {
+    u64 residuals;  // const u8*: the residual plane, tiles in tile order
+    u64 modes;      // const u8*: one mode id per tile
+    u64 out;        // u8*: the rebuilt plane
+    u64 status;     // u32[2]: {WC_STATUS_BAD_MODE or 0, lowest bad tile (init 0xFFFFFFFF)}
+    u64 rows;
+    u64 cols;
+    u32 tile;       // T, 4..=64
+    u32 bias;       // XORed into the values (format.md §6.3)
+};
+static_assert(sizeof(TileArgs) == 56, "TileArgs layout");
+
+// Rebuilt planes of one tensor (plane p at planes + p * n) joined into the tensor's final layout.
+struct JoinArgs {
+    u64 planes;  // const u8*
+    u64 n;       // symbols per plane
+    u64 dst;     // tensor bytes
+    u32 width;   // planes: 2, 4 or 8
+    u32 rotate;  // 1: float layout (undo the 1-bit rotation)
+};
+static_assert(sizeof(JoinArgs) == 32, "JoinArgs layout");
+
 // Per-item status codes (low byte; the plane index is in bits 8..15).
 #define WC_STATUS_OK 0u
 #define WC_STATUS_BAD_STATE 1u      // an initial lane state is below L
@@ -67,3 +91,4 @@ static_assert(sizeof(HashArgs) == 16, "HashArgs layout");
 #define WC_STATUS_TRAILING 3u       // words are left over at the end
 #define WC_STATUS_FINAL_STATE 4u    // a lane does not end in state L
 #define WC_STATUS_BAD_REF 5u        // a descriptor is inconsistent (never from a valid plan)
+#define WC_STATUS_BAD_MODE 6u       // a tile's mode id is >= 15 (tile kernels)

@@ -46,6 +46,7 @@ typedef long long i64;
 #define WC_KERNEL extern "C" __global__
 #define WC_SMEM_DECL extern __shared__ __align__(16) u8 wc_smem[]
 #define WC_DEVICE_CONST __device__ const
+#define WC_CONSTANT __constant__ const
 
 WC_DEVICE u32 wc_lane() { return threadIdx.x & 31u; }
 WC_DEVICE u32 wc_warp() { return threadIdx.x >> 5; }
@@ -57,6 +58,7 @@ WC_DEVICE u32 wc_popc(u32 v) { return __popc(v); }
 WC_DEVICE u64 wc_shfl_xor64(u64 v, u32 m) { return __shfl_xor_sync(WC_FULL_MASK, v, m); }
 WC_DEVICE u64 wc_shfl64(u64 v, u32 src) { return __shfl_sync(WC_FULL_MASK, v, src); }
 WC_DEVICE u64 wc_mulhi64(u64 a, u64 b) { return __umul64hi(a, b); }
+WC_DEVICE void wc_atomic_min(u32* p, u32 v) { atomicMin(p, v); }
 
 // 16-byte asynchronous global -> shared copy (sm_80+), bypassing L1: the compressed stream is
 // read exactly once.

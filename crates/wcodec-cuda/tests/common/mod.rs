@@ -167,32 +167,117 @@ pub(crate) fn assert_matches_cpu(
     }
 }
 
-/// Every golden file decodes to the CPU decoder's bytes, except files with tiled planes
-/// (format version 2), which this decoder does not reconstruct yet: those must be refused with
-/// `Unsupported` (so callers fall back to the CPU decoder), never decoded wrongly.
+/// Every golden file decodes to the CPU decoder's bytes, the version-2 files with tiled planes
+/// (every predictor and transform) included.
 pub(crate) fn golden(b: &dyn Backend, params: &DecodeParams) {
     let mut tiled = 0;
     for (name, bytes) in golden_files() {
         let archive = Archive::from_bytes(bytes).expect("golden file opens");
         let (result, got) = b.decode_all(&archive, params);
-        let has_tiles = archive
-            .tensors()
-            .iter()
-            .any(|t| t.planes.iter().any(|p| p.modes.is_some()));
-        if has_tiles {
-            tiled += 1;
-            assert!(
-                matches!(
-                    result,
-                    Err(wcodec_cuda::Error::Format(wcodec::Error::Unsupported(_)))
-                ),
-                "{name}: a file with tiled planes must be refused as unsupported, got {result:?}"
-            );
-            continue;
-        }
+        tiled += usize::from(
+            archive
+                .tensors()
+                .iter()
+                .any(wcodec::format::header::TensorEntry::is_tiled),
+        );
         assert_matches_cpu(&name, &archive, &result, &got);
     }
     assert!(tiled > 0, "the golden corpus has version-2 tiled files");
+}
+
+/// Smooth 2-D tensors (a slow sinusoid plus a little noise) that the encoder codes with tiles.
+fn smooth_bytes(dtype: Dtype, rows: usize, cols: usize, seed: u64) -> Vec<u8> {
+    let noise = lcg(rows * cols, seed);
+    let v = |k: usize| {
+        let (i, j) = ((k / cols) as f64, (k % cols) as f64);
+        (i * 0.11 + j * 0.07 + seed as f64).sin() * 0.9 + f64::from(noise[k] % 3) * 0.004
+    };
+    let n = rows * cols;
+    match dtype {
+        Dtype::I8 => (0..n).map(|k| (v(k) * 100.0).round() as i8 as u8).collect(),
+        Dtype::U8 => (0..n)
+            .map(|k| (128.0 + v(k) * 100.0).round() as u8)
+            .collect(),
+        Dtype::I16 => (0..n)
+            .flat_map(|k| ((v(k) * 20000.0).round() as i16).to_le_bytes())
+            .collect(),
+        Dtype::BF16 => (0..n)
+            .flat_map(|k| (((v(k) as f32).to_bits() >> 16) as u16).to_le_bytes())
+            .collect(),
+        Dtype::F32 => (0..n).flat_map(|k| (v(k) as f32).to_le_bytes()).collect(),
+        other => panic!("no smooth generator for {other}"),
+    }
+}
+
+/// Encodes smooth `(name, dtype, rows, cols, seed)` tensors with tiles of side `tile`.
+pub(crate) fn encode_tiled(
+    tensors: &[(&str, Dtype, usize, usize, u64)],
+    chunk_symbols: u64,
+    tile: u32,
+) -> Vec<u8> {
+    let data: Vec<(String, Dtype, Vec<u64>, Vec<u8>)> = tensors
+        .iter()
+        .map(|&(name, dtype, r, c, seed)| {
+            let bytes = smooth_bytes(dtype, r, c, seed);
+            (name.to_owned(), dtype, vec![r as u64, c as u64], bytes)
+        })
+        .collect();
+    let refs: Vec<(&str, Dtype, &[u64], &[u8])> = data
+        .iter()
+        .map(|(n, d, s, b)| (n.as_str(), *d, s.as_slice(), b.as_slice()))
+        .collect();
+    let source = safetensors::build(&refs, None);
+    let mut out = Cursor::new(Vec::new());
+    encode_bytes(
+        &source,
+        "model.safetensors",
+        &EncodeOptions {
+            chunk_symbols,
+            tiles: wcodec::TileOptions {
+                tile_size: tile,
+                ..wcodec::TileOptions::default()
+            },
+            ..EncodeOptions::default()
+        },
+        &mut out,
+        &NoProgress,
+    )
+    .expect("encodes");
+    out.into_inner()
+}
+
+/// Tiled tensors of every plane count, several tile sizes (edge tiles included: the shapes are
+/// not multiples of the tile), decoded next to flat ones: the rebuilt bytes equal the CPU's.
+pub(crate) fn tiled_round_trips(b: &dyn Backend, params: &DecodeParams, scale: usize) {
+    for &tile in &[4u32, 13, 16, 64] {
+        let file = encode_tiled(
+            &[
+                ("int8", Dtype::I8, 67 * scale, 129, 1),
+                ("uint8", Dtype::U8, 40, 101 * scale, 2),
+                ("bf16", Dtype::BF16, 45 * scale, 100, 3),
+                ("i16", Dtype::I16, 33, 130 * scale, 4),
+                ("f32", Dtype::F32, 50 * scale, 83, 5),
+            ],
+            4096,
+            tile,
+        );
+        let archive = Archive::from_bytes(file).expect("opens");
+        let tiled = archive.tensors().iter().filter(|t| t.is_tiled()).count();
+        assert!(tiled >= 3, "tile {tile}: only {tiled} tensors were tiled");
+        let (result, got) = b.decode_all(&archive, params);
+        assert_matches_cpu(&format!("tiled, tile {tile}"), &archive, &result, &got);
+    }
+}
+
+/// A tiled int8 tensor whose mode plane is stored raw (64 tiles: too few for rANS); returns the
+/// file and the absolute offset of its mode ids.
+pub(crate) fn raw_mode_plane_file() -> (Vec<u8>, u64) {
+    let file = encode_tiled(&[("smooth", Dtype::I8, 64, 64, 7)], 4096, 8);
+    let archive = Archive::from_bytes(file.clone()).expect("opens");
+    let t = &archive.tensors()[0];
+    let modes = t.planes[0].modes.as_ref().expect("the plane is tiled");
+    assert_eq!(modes.bytes, 64, "64 tiles, mode ids stored raw");
+    (file, modes.offset)
 }
 
 /// Synthetic round trips: every dtype class, several chunk sizes, partial last chunks.
@@ -264,6 +349,7 @@ pub(crate) fn corrupt_sweep(
         if let Err(e) = &result {
             let kind = match e {
                 wcodec_cuda::Error::CorruptChunk { .. } => "chunk status",
+                wcodec_cuda::Error::CorruptTile { .. } => "tile mode",
                 wcodec_cuda::Error::Checksum { .. } => "checksum",
                 wcodec_cuda::Error::Format(_) => "layout (before any launch)",
                 _ => "other",

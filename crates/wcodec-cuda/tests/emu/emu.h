@@ -20,6 +20,7 @@ struct Dim3 {
 inline thread_local Dim3 tid;
 inline thread_local Dim3 bid;
 inline Dim3 bdim;
+inline Dim3 gdim;
 struct Warp {
     std::barrier<> bar{32};
     unsigned long long slot[32];
@@ -41,11 +42,13 @@ inline unsigned long long exchange(unsigned long long v, unsigned from) {
 #define threadIdx (emu::tid)
 #define blockIdx (emu::bid)
 #define blockDim (emu::bdim)
+#define gridDim (emu::gdim)
 #define __launch_bounds__(n)
 #define WC_DEVICE static inline
 #define WC_KERNEL extern "C"
 #define WC_SMEM_DECL unsigned char* wc_smem = emu::smem
 #define WC_DEVICE_CONST static const
+#define WC_CONSTANT static const
 
 struct uint4 {
     unsigned x, y, z, w;
@@ -76,6 +79,11 @@ static inline unsigned long long wc_shfl64(unsigned long long v, unsigned src) {
 }
 static inline unsigned long long wc_mulhi64(unsigned long long a, unsigned long long b) {
     return (unsigned long long)(((unsigned __int128)a * b) >> 64);
+}
+static inline void wc_atomic_min(unsigned* p, unsigned v) {
+    unsigned cur = __atomic_load_n(p, __ATOMIC_RELAXED);
+    while (v < cur && !__atomic_compare_exchange_n(p, &cur, v, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+    }
 }
 static inline void wc_cp_async16(unsigned char* dst, const unsigned char* src) { std::memcpy(dst, src, 16); }
 static inline void wc_cp_async_commit() {}

@@ -28,6 +28,7 @@ static void run(void (*kernel)(const A), unsigned grid, unsigned block, unsigned
     const size_t sm_len = (smem_bytes + 15) / 16 * 16 + 16;
     unsigned char* sm = static_cast<unsigned char*>(std::aligned_alloc(16, sm_len));
     emu::bdim.x = block;
+    emu::gdim.x = grid;
     for (unsigned b = 0; b < grid; ++b) {
         std::memset(sm, 0xCD, sm_len);
         emu::smem = sm;
@@ -99,6 +100,8 @@ int main(int argc, char** argv) {
             else if (name == "wcodec_decode_p2") run(wcodec_decode_p2, grid, block, smem, args, args_len);
             else if (name == "wcodec_decode_p4") run(wcodec_decode_p4, grid, block, smem, args, args_len);
             else if (name == "wcodec_decode_p8") run(wcodec_decode_p8, grid, block, smem, args, args_len);
+            else if (name == "wcodec_tile_rebuild") run(wcodec_tile_rebuild, grid, block, smem, args, args_len);
+            else if (name == "wcodec_join") run(wcodec_join, grid, block, smem, args, args_len);
             else if (name == "wcodec_xxh3") run(wcodec_xxh3, grid, block, smem, args, args_len);
             else if (name == "wcodec_xxh3_terms") run(wcodec_xxh3_terms, grid, block, smem, args, args_len);
             else {

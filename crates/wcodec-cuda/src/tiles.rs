@@ -1,0 +1,333 @@
+//! Tensors with tiled planes (format.md §6.5) on the GPU.
+//!
+//! The entropy stage cannot write a tiled tensor in its final layout: its stored symbols are
+//! tile residuals in tile order. So each plane of such a tensor is decoded *alone* (a
+//! [`Part::Plane`] job, a one-plane tensor to the batch decoder) into scratch device memory:
+//! the residual plane and the mode plane of a tiled plane, the symbols of a flat one. Then
+//! `wcodec_tile_rebuild` rebuilds every tiled plane and `wcodec_join` joins the planes into the
+//! caller's buffer (a one-plane tensor is rebuilt straight into it). The checksum of the result
+//! is verified with every other tensor.
+//!
+//! Scratch per tensor (offsets 64-aligned): the joined planes (`width · n` bytes, absent for a
+//! one-plane tensor), then per tiled plane its residuals (`n`) and mode ids (`n_tiles`); the
+//! status words of every tiled plane come last. Tensors are processed in groups whose scratch
+//! stays under [`SCRATCH_BUDGET`] (a larger tensor forms a group of its own), so memory use is
+//! bounded whatever the checkpoint.
+
+use std::ops::Range;
+
+use wcodec::layout::{PlanesLayout, TensorStorage};
+
+use crate::abi::{bytes_of, JoinArgs, TileArgs};
+use crate::error::{Error, Result};
+use crate::plan::{Job, Launch, Part};
+
+/// Scratch bytes one group of tiled tensors may use, unless a single tensor needs more.
+pub(crate) const SCRATCH_BUDGET: u64 = 512 << 20;
+
+/// Warps (tiles in flight) per block of `wcodec_tile_rebuild`, and its shared memory: per warp
+/// a 64 × 68-byte tile buffer and 32 lines of 68 bytes (the constants of `tile.cu`).
+const TILE_WARPS: u32 = 4;
+const TILE_SMEM: u32 = TILE_WARPS * (64 * 68 + 32 * 68);
+/// Upper bound on the blocks of a launch; the kernels loop over the rest.
+const MAX_GRID: u64 = 1 << 16;
+
+fn align(v: u64) -> u64 {
+    v.next_multiple_of(64)
+}
+
+/// A device address: absolute, or an offset into the scratch buffer.
+#[derive(Clone, Copy, Debug)]
+enum Addr {
+    Abs(u64),
+    Scratch(u64),
+}
+
+impl Addr {
+    fn at(self, base: u64) -> u64 {
+        match self {
+            Addr::Abs(a) => a,
+            Addr::Scratch(o) => base + o,
+        }
+    }
+}
+
+/// Where one plane of a tiled tensor goes.
+struct PlanePlan {
+    /// The rebuilt (or, for a flat plane, decoded) symbols.
+    out: Addr,
+    /// For a tiled plane: scratch offsets of its residuals and mode ids, and its status index.
+    tiled: Option<(u64, u64, usize)>,
+    bias: u8,
+}
+
+struct TensorPlan {
+    name: String,
+    n: u64,
+    rows: u64,
+    cols: u64,
+    tile: u32,
+    /// Joined planes (`width > 1`): their scratch offset, the destination, and the rotation.
+    join: Option<(u64, u64, bool)>,
+    planes: Vec<PlanePlan>,
+}
+
+/// The scratch layout and launches of one group of tiled tensors.
+pub(crate) struct TileGroup {
+    tensors: Vec<TensorPlan>,
+    /// (tensor, plane) of each status pair.
+    statuses: Vec<(usize, usize)>,
+    status_off: u64,
+    bytes: u64,
+}
+
+fn planes_layout<'j>(job: &'j Job<'_>) -> &'j PlanesLayout {
+    match &job.storage {
+        TensorStorage::Planes(l) => l,
+        TensorStorage::Raw { .. } => unreachable!("tiled jobs are planes tensors"),
+    }
+}
+
+/// Scratch bytes tensor `job` needs (status words aside).
+fn scratch_need(job: &Job<'_>) -> u64 {
+    let l = planes_layout(job);
+    let t = l.tiles.as_ref().expect("tiled job");
+    let width = l.planes.len() as u64;
+    let joined = if width > 1 {
+        align(width * l.n_symbols)
+    } else {
+        0
+    };
+    let per_tiled = align(l.n_symbols) + align(t.grid.n_tiles());
+    joined + per_tiled * t.modes.iter().flatten().count() as u64
+}
+
+/// Splits tiled jobs into consecutive groups of at most [`SCRATCH_BUDGET`] scratch bytes.
+pub(crate) fn groups(jobs: &[Job<'_>]) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut used = 0;
+    for (i, job) in jobs.iter().enumerate() {
+        let need = scratch_need(job);
+        if i > start && used + need > SCRATCH_BUDGET {
+            out.push(start..i);
+            start = i;
+            used = 0;
+        }
+        used += need;
+    }
+    if start < jobs.len() {
+        out.push(start..jobs.len());
+    }
+    out
+}
+
+impl TileGroup {
+    /// Plans the scratch and launches of `jobs`, all tiled [`Part::Whole`] jobs.
+    pub(crate) fn build(jobs: &[Job<'_>]) -> Result<TileGroup> {
+        let mut cursor = 0u64;
+        let mut take = |len: u64| {
+            let at = cursor;
+            cursor = align(cursor + len);
+            at
+        };
+        let mut tensors = Vec::with_capacity(jobs.len());
+        let mut statuses = Vec::new();
+        for (ti, job) in jobs.iter().enumerate() {
+            let l = planes_layout(job);
+            let t = l.tiles.as_ref().expect("tiled job");
+            let width = l.planes.len() as u64;
+            let n = l.n_symbols;
+            if t.grid.n_tiles() > u64::from(u32::MAX) {
+                return Err(Error::InvalidArgument(format!(
+                    "tensor `{}` has {} tiles; the GPU decoder handles up to 2^32 - 1",
+                    job.entry.name,
+                    t.grid.n_tiles()
+                )));
+            }
+            let rotate = matches!(
+                job.entry.dtype.plane_layout(),
+                wcodec::dtype::PlaneLayout::Float { .. }
+            );
+            let join = (width > 1).then(|| (take(width * n), job.dst, rotate));
+            let planes = t
+                .modes
+                .iter()
+                .enumerate()
+                .map(|(p, modes)| {
+                    let out = match join {
+                        Some((at, _, _)) => Addr::Scratch(at + p as u64 * n),
+                        None => Addr::Abs(job.dst),
+                    };
+                    let tiled = modes.as_ref().map(|_| {
+                        statuses.push((ti, p));
+                        (take(n), take(t.grid.n_tiles()), statuses.len() - 1)
+                    });
+                    PlanePlan {
+                        out,
+                        tiled,
+                        bias: t.bias[p],
+                    }
+                })
+                .collect();
+            tensors.push(TensorPlan {
+                name: job.entry.name.clone(),
+                n,
+                rows: t.grid.rows,
+                cols: t.grid.cols,
+                tile: t.grid.tile as u32,
+                join,
+                planes,
+            });
+        }
+        let status_off = cursor;
+        let bytes = align(status_off + statuses.len() as u64 * 8).max(64);
+        Ok(TileGroup {
+            tensors,
+            statuses,
+            status_off,
+            bytes,
+        })
+    }
+
+    /// Scratch bytes the group needs.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// The one-plane jobs that decode the group's stored planes into a scratch buffer at
+    /// `base`, made from the group's jobs (in the order [`TileGroup::build`] saw them).
+    pub(crate) fn plane_jobs<'a>(&self, jobs: Vec<Job<'a>>, base: u64) -> Vec<Job<'a>> {
+        let mut out = Vec::new();
+        for (job, tp) in jobs.into_iter().zip(&self.tensors) {
+            let TensorStorage::Planes(l) = job.storage else {
+                unreachable!("tiled jobs are planes tensors");
+            };
+            let t = l.tiles.expect("tiled job");
+            let one = |n_symbols, plane| {
+                TensorStorage::Planes(PlanesLayout {
+                    n_symbols,
+                    chunk_symbols: l.chunk_symbols,
+                    planes: vec![plane],
+                    tiles: None,
+                })
+            };
+            for (p, ((plane, modes), pp)) in l
+                .planes
+                .into_iter()
+                .zip(t.modes)
+                .zip(&tp.planes)
+                .enumerate()
+            {
+                let p = p as u32;
+                match (modes, pp.tiled) {
+                    (Some(m), Some((res, ids, _))) => {
+                        out.push(Job {
+                            entry: job.entry,
+                            storage: one(t.grid.n_tiles(), m),
+                            dst: base + ids,
+                            part: Part::Plane {
+                                plane: p,
+                                modes: true,
+                            },
+                        });
+                        out.push(Job {
+                            entry: job.entry,
+                            storage: one(l.n_symbols, plane),
+                            dst: base + res,
+                            part: Part::Plane {
+                                plane: p,
+                                modes: false,
+                            },
+                        });
+                    }
+                    _ => out.push(Job {
+                        entry: job.entry,
+                        storage: one(l.n_symbols, plane),
+                        dst: pp.out.at(base),
+                        part: Part::Plane {
+                            plane: p,
+                            modes: false,
+                        },
+                    }),
+                }
+            }
+        }
+        out
+    }
+
+    /// Offset of the status words and their initial bytes (`{0, u32::MAX}` per tiled plane).
+    pub(crate) fn status_init(&self) -> (u64, Vec<u8>) {
+        let mut v = Vec::with_capacity(self.statuses.len() * 8);
+        for _ in &self.statuses {
+            v.extend_from_slice(&0u32.to_le_bytes());
+            v.extend_from_slice(&u32::MAX.to_le_bytes());
+        }
+        (self.status_off, v)
+    }
+
+    /// The rebuild launches, then the join launches, for a scratch buffer at `base`.
+    pub(crate) fn launches(&self, base: u64) -> Vec<Launch> {
+        let mut v = Vec::new();
+        for tp in &self.tensors {
+            for pp in &tp.planes {
+                let Some((res, ids, s)) = pp.tiled else {
+                    continue;
+                };
+                let n_tiles =
+                    tp.rows.div_ceil(u64::from(tp.tile)) * tp.cols.div_ceil(u64::from(tp.tile));
+                v.push(Launch {
+                    kernel: "wcodec_tile_rebuild",
+                    grid: n_tiles.div_ceil(u64::from(TILE_WARPS)).clamp(1, MAX_GRID) as u32,
+                    block: 32 * TILE_WARPS,
+                    smem: TILE_SMEM,
+                    args: bytes_of(&TileArgs {
+                        residuals: base + res,
+                        modes: base + ids,
+                        out: pp.out.at(base),
+                        status: base + self.status_off + s as u64 * 8,
+                        rows: tp.rows,
+                        cols: tp.cols,
+                        tile: tp.tile,
+                        bias: u32::from(pp.bias),
+                    }),
+                });
+            }
+        }
+        for tp in &self.tensors {
+            if let Some((at, dst, rotate)) = tp.join {
+                v.push(Launch {
+                    kernel: "wcodec_join",
+                    grid: tp.n.div_ceil(256).clamp(1, MAX_GRID) as u32,
+                    block: 256,
+                    smem: 0,
+                    args: bytes_of(&JoinArgs {
+                        planes: base + at,
+                        n: tp.n,
+                        dst,
+                        width: tp.planes.len() as u32,
+                        rotate: u32::from(rotate),
+                    }),
+                });
+            }
+        }
+        v
+    }
+
+    /// Turns the status words read back into the first error: a mode id ≥ 15, naming the tensor,
+    /// the plane and the lowest such tile.
+    pub(crate) fn check(&self, status: &[u8]) -> Result<()> {
+        for (&(t, p), w) in self.statuses.iter().zip(status.chunks_exact(8)) {
+            let code = u32::from_le_bytes(w[..4].try_into().expect("4 bytes"));
+            if code != 0 {
+                let tile = u32::from_le_bytes(w[4..].try_into().expect("4 bytes"));
+                return Err(Error::CorruptTile {
+                    tensor: self.tensors[t].name.clone(),
+                    plane: p as u32,
+                    tile: u64::from(tile),
+                });
+            }
+        }
+        Ok(())
+    }
+}
