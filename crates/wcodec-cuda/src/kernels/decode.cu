@@ -7,9 +7,10 @@
 // consecutive words in lane order: a ballot gives the set, a popc of the lower lanes each lane's
 // index (format.md §5.4, "Why this layout").
 //
-// Every plane's chunk is a byte stream staged through a per-warp ring in shared memory: units of
-// 256 bytes (16 lanes x 16 bytes) are copied with cp.async, up to two units ahead, so the
-// dependent chain of a step touches only shared memory. A stream never reads past the unit that
+// Every rANS plane's chunk is a byte stream staged through a per-warp ring in shared memory:
+// units of 256 bytes (16 lanes x 16 bytes) are copied with cp.async, up to two units ahead, so
+// the dependent chain of a step touches only shared memory. Raw planes (and raw chunks) are read
+// straight from global memory a group of steps ahead (see `load_raw`). A stream never reads past the unit that
 // holds its last byte; the host leaves >= 256 bytes of slack after the last chunk of a batch, so
 // no read leaves the staging allocation, whatever the chunk contents.
 //
@@ -37,6 +38,11 @@ static_assert((WCODEC_RING_UNITS & (WCODEC_RING_UNITS - 1)) == 0 && WCODEC_RING_
 #define WC_PROB_SCALE (1u << WCODEC_PROB_BITS)
 #define WC_RING_BYTES ((u32)WCODEC_UNIT_BYTES * (u32)WCODEC_RING_UNITS)
 #define WC_RING_MASK (WC_RING_BYTES - 1u)
+
+// Steps between ring checks: a step consumes at most 64 bytes of a stream, so 4 steps stay
+// within the two units made ready at the previous check.
+#define WC_STEPS_PER_CHECK 4
+static_assert(WC_STEPS_PER_CHECK * 64 <= WCODEC_UNIT_BYTES, "a check window fits one unit");
 
 template <int NP>
 struct WordOf {
@@ -132,39 +138,90 @@ template <int NP>
 struct ItemState {
     Stream st[NP];
     u32 x[NP];
-    u32 tab[NP];  // first entry of the plane's table in shared memory, or WCODEC_RAW_TABLE
+    u32 tab[NP];       // first entry of the plane's table in shared memory, or WCODEC_RAW_TABLE
+    const u8* raw[NP];  // a raw plane's (or raw chunk's) bytes in global memory
 };
 
-// One step: element 32*step + lane of every plane. FULL: every lane has an element.
+// Raw bytes are read straight from global memory, a group of steps ahead: lane l loads the
+// 4 bytes [4l, 4l + 4) of the group's 128 elements as one word (the warp reads 128 contiguous
+// bytes), and at step u gets its element's byte (32u + l, held by lane 8u + l/4) with one
+// shuffle. Loading a group early keeps the load latency off the rANS chain: a warp issues in
+// order, so a step waiting for its byte would stall the chain behind it.
+template <int NP, int RM>
+WC_DEVICE void load_raw(const ItemState<NP>& s, u32 step, u32 m, u32 lane, u32 (&out)[NP]) {
+#pragma unroll
+    for (int p = 0; p < NP; ++p) {
+        if (!is_rans<RM>(p, s.tab)) {
+            const u32 g = (step << 5) + (lane << 2);
+            if ((step << 5) + 32u * WC_STEPS_PER_CHECK <= m) {
+                out[p] = wc_ldg32(s.raw[p] + g);  // 4-aligned: the host aligns raw spans to 4
+            } else {
+                u32 v = 0;
+                for (u32 b = 0; b < 4u; ++b) {
+                    if (g + b < m) v |= (u32)s.raw[p][g + b] << (8u * b);
+                }
+                out[p] = v;
+            }
+        }
+    }
+}
+
+// The word of lane `lane` at step u of a group, from the group's raw words: byte 0 holds the
+// element's byte, the others are zero.
+WC_DEVICE u32 raw_byte(u32 v, u32 u, u32 lane) {
+    return wc_byte_perm(wc_shfl32(v, (u << 3) + (lane >> 2)), 0u, 0x4440u | (lane & 3u));
+}
+
+// One rANS step of plane p: returns the table entry of the decoded symbol (symbol in bits
+// 24..31) and renormalises the state.
+template <int NP>
+WC_DEVICE u32 rans_step(ItemState<NP>& s, int p, bool active, u8* smem, const u32* tables,
+                        u32 lanes_below) {
+    const u32 xs = s.x[p];
+    const u32 ent = tables[s.tab[p] + (xs & (WC_PROB_SCALE - 1u))];
+    const u32 hi = xs >> WCODEC_PROB_BITS;
+    u32 nx = ((ent >> 12) & 0xfffu) * hi + (hi + (ent & 0xfffu));
+    const bool need = active && nx < WCODEC_RANS_L;
+    const u32 mask = wc_ballot(need);
+    if (need) {
+        // Words past the stream end are read from the ring (shared memory, never out of
+        // bounds); the position check at the next advance reports them.
+        const u32 off = s.st[p].pos + 2u * wc_popc(mask & lanes_below);
+        nx = (nx << 16) | (u32) * (const u16*)(smem + s.st[p].ring + (off & WC_RING_MASK));
+    }
+    if (active) s.x[p] = nx;
+    s.st[p].pos += 2u * wc_popc(mask);
+    return ent;
+}
+
+// One step: element 32*step + lane of every plane. FULL: every lane has an element. `raw`
+// holds the group's raw words (see load_raw), u the step within the group.
 template <int NP, int RM, int ROT, bool FULL>
 WC_DEVICE void item_step(ItemState<NP>& s, u32 step, u32 m, u8* smem, const u32* tables,
-                         u8* dst, bool rotate, u32 lane, u32 lanes_below) {
+                         u8* dst, bool rotate, u32 lane, u32 lanes_below, const u32 (&raw)[NP],
+                         u32 u) {
     typedef typename WordOf<NP>::T W;
     const u32 e = (step << 5) + lane;
     const bool active = FULL || e < m;
+    if (NP == 2 && RM == 1 && ROT >= 0) {
+        // The common two-plane shape (BF16's exponent byte coded, mantissa byte raw; FP16):
+        // one byte permute builds [raw, symbol, raw, symbol], whose low half is the joined word
+        // and which, shifted right by one, is that word rotated right by one bit (BF16).
+        const u32 ent = rans_step<NP>(s, 0, active, smem, tables, lanes_below);
+        const u32 w = wc_shfl32(raw[1], (u << 3) + (lane >> 2));
+        const u32 sel = (lane & 3u) * 0x0101u + 0x7070u;
+        const u32 dup = wc_byte_perm(w, ent, sel);
+        if (active) ((u16*)dst)[e] = (u16)(ROT == 1 ? dup >> 1 : dup);
+        return;
+    }
     W word = 0;
 #pragma unroll
     for (int p = 0; p < NP; ++p) {
         u32 sym;
         if (is_rans<RM>(p, s.tab)) {
-            const u32 xs = s.x[p];
-            const u32 ent = tables[s.tab[p] + (xs & (WC_PROB_SCALE - 1u))];
-            sym = ent >> 24;
-            const u32 hi = xs >> WCODEC_PROB_BITS;
-            u32 nx = ((ent >> 12) & 0xfffu) * hi + (hi + (ent & 0xfffu));
-            const bool need = active && nx < WCODEC_RANS_L;
-            const u32 mask = wc_ballot(need);
-            if (need) {
-                // Words past the stream end are read from the ring (shared memory, never out
-                // of bounds); the position check at the next advance reports them.
-                const u32 off = s.st[p].pos + 2u * wc_popc(mask & lanes_below);
-                nx = (nx << 16) | (u32) * (const u16*)(smem + s.st[p].ring + (off & WC_RING_MASK));
-            }
-            if (active) s.x[p] = nx;
-            s.st[p].pos += 2u * wc_popc(mask);
+            sym = rans_step<NP>(s, p, active, smem, tables, lanes_below) >> 24;
         } else {
-            sym = active ? (u32)smem[s.st[p].ring + ((s.st[p].pos + lane) & WC_RING_MASK)] : 0u;
-            s.st[p].pos += 32u;
+            sym = raw_byte(raw[p], u, lane);
         }
         word = (W)((word << 8) | (W)sym);
     }
@@ -177,42 +234,52 @@ WC_DEVICE u32 item_advance(ItemState<NP>& s, u8* smem) {
     u32 err = WC_STATUS_OK;
 #pragma unroll
     for (int p = 0; p < NP; ++p) {
-        stream_advance(s.st[p], smem);
-        if (is_rans<RM>(p, s.tab) && s.st[p].pos > s.st[p].end && err == WC_STATUS_OK) {
-            err = WC_STATUS_EARLY_END | ((u32)p << 8);
+        if (is_rans<RM>(p, s.tab)) {
+            stream_advance(s.st[p], smem);
+            if (s.st[p].pos > s.st[p].end && err == WC_STATUS_OK) {
+                err = WC_STATUS_EARLY_END | ((u32)p << 8);
+            }
         }
     }
     return err;
 }
 
-// Steps between ring checks: a step consumes at most 64 bytes of a stream, so 4 steps stay
-// within the two units made ready at the previous check.
-#define WC_STEPS_PER_CHECK 4
-static_assert(WC_STEPS_PER_CHECK * 64 <= WCODEC_UNIT_BYTES, "a check window fits one unit");
 
 template <int NP, int RM, int ROT>
 WC_DEVICE u32 run_item(ItemState<NP>& s, u32 m, u8* smem, u8* dst, bool rotate) {
     const u32* tables = (const u32*)smem;
     const u32 lane = wc_lane();
     const u32 lanes_below = wc_lanemask_lt();
+    const u32 n_steps = (m + 31u) >> 5;  // <= n_full + 1
     const u32 n_full = m >> 5;
+    u32 next[NP];
+    load_raw<NP, RM>(s, 0, m, lane, next);
     u32 step = 0;
     for (; step + WC_STEPS_PER_CHECK <= n_full; step += WC_STEPS_PER_CHECK) {
+        u32 cur[NP];
+#pragma unroll
+        for (int p = 0; p < NP; ++p) cur[p] = next[p];
+        load_raw<NP, RM>(s, step + WC_STEPS_PER_CHECK, m, lane, next);
 #pragma unroll
         for (u32 u = 0; u < WC_STEPS_PER_CHECK; ++u) {
-            item_step<NP, RM, ROT, true>(s, step + u, m, smem, tables, dst, rotate, lane, lanes_below);
+            item_step<NP, RM, ROT, true>(s, step + u, m, smem, tables, dst, rotate, lane,
+                                         lanes_below, cur, u);
         }
         const u32 err = item_advance<NP, RM>(s, smem);
         if (err != WC_STATUS_OK) return err;
     }
-    for (; step < n_full; ++step) {
-        item_step<NP, RM, ROT, true>(s, step, m, smem, tables, dst, rotate, lane, lanes_below);
+    // The last (< WC_STEPS_PER_CHECK + 1) steps: their raw bytes are in `next`; no ring check
+    // is needed, they stay within the window of the last check. The final checks follow.
+#pragma unroll
+    for (u32 u = 0; u < WC_STEPS_PER_CHECK; ++u) {
+        if (step + u < n_full) {
+            item_step<NP, RM, ROT, true>(s, step + u, m, smem, tables, dst, rotate, lane,
+                                         lanes_below, next, u);
+        } else if (step + u < n_steps) {
+            item_step<NP, RM, ROT, false>(s, step + u, m, smem, tables, dst, rotate, lane,
+                                          lanes_below, next, u);
+        }
     }
-    if ((m & 31u) != 0) {
-        item_step<NP, RM, ROT, false>(s, n_full, m, smem, tables, dst, rotate, lane, lanes_below);
-    }
-    // No ring check needed after the last steps: they stay within the window of the last
-    // check (fewer than WC_STEPS_PER_CHECK + 1 steps). The final checks follow.
     return WC_STATUS_OK;
 }
 
@@ -234,6 +301,7 @@ WC_DEVICE void decode_item(const DecodeArgs& a, u32 item_index, u8* smem, u32 ri
         s.st[p].base = (const u8*)0;
         s.st[p].ring = ring;
         s.st[p].pos = s.st[p].end = s.st[p].cu = s.st[p].iu = s.st[p].nu = 0;
+        s.raw[p] = (const u8*)r.src;
         if (r.table != WCODEC_RAW_TABLE) {
             if (r.table >= a.max_tables || r.bytes < WCODEC_STATE_BYTES ||
                 ((r.bytes - WCODEC_STATE_BYTES) & 1u) != 0) {
@@ -252,7 +320,6 @@ WC_DEVICE void decode_item(const DecodeArgs& a, u32 item_index, u8* smem, u32 ri
                 if (err == WC_STATUS_OK) err = WC_STATUS_BAD_REF | ((u32)p << 8);
                 continue;
             }
-            stream_init(s.st[p], (const u8*)r.src, r.bytes, ring, smem);
         }
     }
     wc_cp_async_wait_all();

@@ -59,6 +59,10 @@ WC_DEVICE u64 wc_shfl_xor64(u64 v, u32 m) { return __shfl_xor_sync(WC_FULL_MASK,
 WC_DEVICE u64 wc_shfl64(u64 v, u32 src) { return __shfl_sync(WC_FULL_MASK, v, src); }
 WC_DEVICE u64 wc_mulhi64(u64 a, u64 b) { return __umul64hi(a, b); }
 WC_DEVICE void wc_atomic_min(u32* p, u32 v) { atomicMin(p, v); }
+WC_DEVICE u32 wc_shfl32(u32 v, u32 src) { return __shfl_sync(WC_FULL_MASK, v, src); }
+WC_DEVICE u32 wc_byte_perm(u32 x, u32 y, u32 s) { return __byte_perm(x, y, s); }
+// A read-only 4-byte global load (the compressed bytes never change during a launch).
+WC_DEVICE u32 wc_ldg32(const u8* p) { return __ldg((const unsigned int*)p); }
 
 // 16-byte asynchronous global -> shared copy (sm_80+), bypassing L1: the compressed stream is
 // read exactly once.

@@ -80,6 +80,21 @@ static inline unsigned long long wc_shfl64(unsigned long long v, unsigned src) {
 static inline unsigned long long wc_mulhi64(unsigned long long a, unsigned long long b) {
     return (unsigned long long)(((unsigned __int128)a * b) >> 64);
 }
+static inline unsigned wc_shfl32(unsigned v, unsigned src) {
+    return (unsigned)emu::exchange(v, src);
+}
+// __byte_perm: byte n of the result is byte (s >> 4n) & 7 of the 8 bytes {x, y}.
+static inline unsigned wc_byte_perm(unsigned x, unsigned y, unsigned s) {
+    const unsigned long long xy = (unsigned long long)x | ((unsigned long long)y << 32);
+    unsigned r = 0;
+    for (unsigned n = 0; n < 4; ++n) r |= (unsigned)((xy >> (8 * ((s >> (4 * n)) & 7))) & 0xff) << (8 * n);
+    return r;
+}
+static inline unsigned wc_ldg32(const unsigned char* p) {
+    unsigned v;
+    std::memcpy(&v, p, 4);
+    return v;
+}
 static inline void wc_atomic_min(unsigned* p, unsigned v) {
     unsigned cur = __atomic_load_n(p, __ATOMIC_RELAXED);
     while (v < cur && !__atomic_compare_exchange_n(p, &cur, v, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
