@@ -578,9 +578,11 @@ static void test_gpu(const char *root) {
         unsigned char host[400];
         EXPECT(wcodec_decode_tensor_cuda(f, "floats", host, 400, stream),
                WCODEC_STATUS_INVALID_ARGUMENT, "host pointer");
+        /* The last 64 bytes of an allocation (the driver knows its range) for 400 bytes. */
         CUdeviceptr d;
-        CU_OK(cu.cuMemAlloc_v2(&d, 200));
-        EXPECT(wcodec_decode_tensor_cuda(f, "floats", (void *)(uintptr_t)d, 400, stream),
+        CU_OK(cu.cuMemAlloc_v2(&d, 4096));
+        EXPECT(wcodec_decode_tensor_cuda(f, "floats", (void *)(uintptr_t)(d + 4096 - 64), 400,
+                                         stream),
                WCODEC_STATUS_INVALID_ARGUMENT, "past the allocation");
         EXPECT(wcodec_decode_tensor_cuda(f, "floats", (void *)(uintptr_t)d, 200, stream),
                WCODEC_STATUS_BUFFER_TOO_SMALL, "small device buffer");
