@@ -54,12 +54,12 @@ $(VLLM_VENV)/.installed: tests/vllm/requirements.txt
 	touch $@
 
 .PHONY: wheel
-wheel: $(TEST_VENV)/.installed ## build the Python wheel (maturin) into target/py-wheel
+wheel: ## build the Python wheel (maturin, in pip's isolated build environment) into target/py-wheel
 	rm -rf $(WHEEL_DIR)
-	$(TEST_VENV)/bin/pip wheel -q --no-deps -w $(WHEEL_DIR) .
+	$(PYTHON) -m pip wheel -q --no-deps -w $(WHEEL_DIR) .
 
 .PHONY: install-python
-install-python: wheel ## `pip install` the wheel into the test environment
+install-python: wheel $(TEST_VENV)/.installed ## `pip install` the wheel into the test environment
 	$(TEST_VENV)/bin/pip install -q --force-reinstall --no-deps $(WHEEL_DIR)/wcodec-*.whl
 
 .PHONY: install-python-vllm

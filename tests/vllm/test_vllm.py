@@ -240,3 +240,19 @@ def test_download_model_checks_the_directory(llama_dir: Path, llama_wcodec: Path
     assert loader.model_dir(config.model_config) == str(llama_wcodec)
     with pytest.raises(wcodec.WcodecError, match=r"holds no \.wcodec weights"):
         loader.download_model(_vllm_config(llama_dir, "wcodec").model_config)
+
+
+def test_the_cli_accepts_load_format_wcodec(llama_wcodec: Path) -> None:
+    # What `vllm serve DIR --load-format wcodec --model-loader-extra-config '{...}'` parses to.
+    from vllm.engine.arg_utils import EngineArgs
+    from vllm.utils.argparse_utils import FlexibleArgumentParser
+
+    parser = EngineArgs.add_cli_args(FlexibleArgumentParser())
+    args = parser.parse_args([
+        "--model", str(llama_wcodec), "--load-format", "wcodec",
+        "--model-loader-extra-config", '{"device": "cpu", "batch_mib": 64}',
+    ])
+    load_config = EngineArgs.from_cli_args(args).create_load_config()
+    assert load_config.load_format == "wcodec"
+    loader = _loader(**load_config.model_loader_extra_config)
+    assert (loader.device, loader.batch_bytes) == ("cpu", 64 << 20)
