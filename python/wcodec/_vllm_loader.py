@@ -81,6 +81,8 @@ class WcodecModelLoader(BaseModelLoader):
         self.fallback: Optional[str] = fallback
         self.batch_bytes: int = batch_mib << 20
         self.enable_weights_track: Optional[bool] = track
+        # Set per load by vLLM's expert-parallel filter (None: every expert is local).
+        self.local_expert_ids: Optional[set[int]] = None
 
     # --- where the weights are ------------------------------------------------------------------
 
@@ -137,7 +139,29 @@ class WcodecModelLoader(BaseModelLoader):
             device=self.target_device(model),
             fallback=self.fallback,
             batch_bytes=self.batch_bytes,
+            skip=self._expert_filter(model_config),
         )
+
+    def _expert_filter(self, model_config: ModelConfig) -> Any:
+        """Under expert parallelism, a filter of the experts other ranks own, so that they are not
+        even decoded: vLLM's default loader's own computation (``_init_ep_weight_filter``, which
+        leaves ``local_expert_ids`` None unless the model is MoE with EP on and EPLB off) and its
+        ``should_skip_weight`` rule (expert weights only, never their scales). A vLLM without them,
+        or a call outside vLLM's config context, decodes everything, which is always correct."""
+        from vllm.config import get_current_vllm_config_or_none
+        from vllm.model_executor.model_loader.default_loader import DefaultModelLoader
+
+        self.local_expert_ids = None
+        init = getattr(DefaultModelLoader, "_init_ep_weight_filter", None)
+        if init is None or get_current_vllm_config_or_none() is None:
+            return None
+        init(self, model_config)
+        local = self.local_expert_ids
+        if local is None:
+            return None
+        from vllm.model_executor.model_loader.ep_weight_filter import should_skip_weight
+
+        return lambda name: should_skip_weight(name, local)
 
     def load_weights(self, model: nn.Module, model_config: ModelConfig) -> None:
         loaded = model.load_weights(self.get_all_weights(model_config, model))

@@ -25,7 +25,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Optional
 
 from ._files import PathLike
@@ -89,6 +89,7 @@ def weights_iterator(
     device: DeviceLike = "cpu",
     fallback: Optional[str] = "cpu",
     batch_bytes: int = DEFAULT_BATCH_MIB << 20,
+    skip: Optional[Callable[[str], bool]] = None,
 ) -> Iterator[tuple[str, torch.Tensor]]:
     """Yields ``(name, tensor)`` for every tensor of a ``.wcodec`` file or encoded directory, in
     checkpoint order (shard by shard, in each shard's on-disk order), decoded on ``device``.
@@ -99,7 +100,8 @@ def weights_iterator(
     from torch's allocator, never a reused scratch buffer (some model ``load_weights`` keep
     references to what they were given). On a CUDA ``device`` the GPU decoder writes straight
     into device memory; where it cannot run, ``fallback="cpu"`` decodes on the CPU and copies,
-    ``fallback=None`` raises :class:`~wcodec.CudaUnavailableError`.
+    ``fallback=None`` raises :class:`~wcodec.CudaUnavailableError`. Tensors whose name ``skip``
+    accepts are neither decoded nor read (vLLM's expert-parallel filter: non-local experts).
     """
     from . import _device
     from ._reader import Checkpoint, decode
@@ -108,7 +110,7 @@ def weights_iterator(
         raise ValueError(f"batch_bytes must be a positive int, not {batch_bytes!r}")
     dev = _device.resolve(device, fallback)
     ckpt = Checkpoint.open(path)
-    entries = list(ckpt.entries.values())
+    entries = [e for e in ckpt.entries.values() if skip is None or not skip(e.name)]
     total = sum(e.nbytes for e in entries)
     on_gpu = _device.use_gpu_decoder(dev)
     logger.info(

@@ -55,6 +55,11 @@ def test_iterator_yields_checkpoint_order_and_fresh_storage(wc_file: Path, tenso
     assert len(ptrs) == len(set(ptrs))  # no scratch buffer reused between yielded tensors
 
 
+def test_iterator_skips_what_it_is_told(wc_file: Path, tensors: dict[str, torch.Tensor]) -> None:
+    got = dict(wv.weights_iterator(wc_file, skip=lambda name: name.startswith("layers.")))
+    assert_same(got, {k: v for k, v in tensors.items() if not k.startswith("layers.")})
+
+
 def test_iterator_reads_every_shard(sharded_dir: Path, tmp_path: Path, tensors: dict[str, torch.Tensor]) -> None:
     wcodec.encode_checkpoint(sharded_dir, tmp_path / "sharded.wcodec")
     assert_same(dict(wv.weights_iterator(tmp_path / "sharded.wcodec", batch_bytes=256)), tensors)
