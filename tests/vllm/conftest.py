@@ -86,3 +86,39 @@ def llama32_wcodec(tmp_path_factory: pytest.TempPathFactory, llama32_dir: Path) 
     out = tmp_path_factory.mktemp("llama32-wc") / "llama32.wcodec"
     wcodec.encode_checkpoint(llama32_dir, out)
     return out
+
+
+@pytest.fixture(scope="session")
+def llama_w8a8_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Llama quantized as a compressed-tensors ``int-quantized`` (W8A8) checkpoint: int8
+    ``*_proj.weight`` per output channel with a bf16 ``weight_scale``, dynamic per-token int8
+    activations, ``lm_head`` left in bf16; the layout llm-compressor writes."""
+    import json
+
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    path = _save_llama(tmp_path_factory.mktemp("w8a8") / "llama-w8a8", "bfloat16")
+    out = {}
+    for name, t in load_file(str(path / "model.safetensors")).items():
+        if name.endswith("_proj.weight"):
+            scale = t.float().abs().amax(dim=1, keepdim=True) / 127
+            out[name] = (t.float() / scale).round().clamp(-127, 127).to(torch.int8)
+            out[name.removesuffix("weight") + "weight_scale"] = scale.to(torch.bfloat16)
+        else:
+            out[name] = t
+    save_file(out, str(path / "model.safetensors"), metadata={"format": "pt"})
+    config = json.loads((path / "config.json").read_text())
+    config["quantization_config"] = {
+        "quant_method": "compressed-tensors",
+        "format": "int-quantized",
+        "config_groups": {"group_0": {
+            "targets": ["Linear"],
+            "weights": {"num_bits": 8, "type": "int", "symmetric": True, "strategy": "channel", "dynamic": False},
+            "input_activations": {"num_bits": 8, "type": "int", "symmetric": True, "strategy": "token",
+                                  "dynamic": True},
+        }},
+        "ignore": ["lm_head"],
+    }
+    (path / "config.json").write_text(json.dumps(config))
+    return path

@@ -200,6 +200,23 @@ def test_vllm_llama_loads_the_same_weights_as_from_safetensors(llama_dir: Path, 
 
 
 @pytest.mark.usefixtures("vllm_dist")
+def test_vllm_quantized_checkpoint_keeps_its_tensors(tmp_path: Path, llama_w8a8_dir: Path) -> None:
+    # compressed-tensors W8A8: vLLM's quantization method builds int8 weights and scale
+    # parameters, and its weight loaders fill them from the checkpoint's own tensors.
+    wcodec.encode_checkpoint(llama_w8a8_dir, tmp_path / "w8a8.wcodec")
+    reference, _ = _vllm_load_weights(llama_w8a8_dir, "safetensors")
+    model, _ = _vllm_load_weights(tmp_path / "w8a8.wcodec", "wcodec")
+    ours, theirs = model.state_dict(), reference.state_dict()
+    assert ours.keys() == theirs.keys()
+    assert ours["model.layers.0.self_attn.qkv_proj.weight"].dtype == torch.int8
+    assert "model.layers.0.self_attn.qkv_proj.weight_scale" in ours
+    for k in ours:
+        assert _same(ours[k], theirs[k]), k
+    original = load_file(str(llama_w8a8_dir / "model.safetensors"))
+    assert _same(ours["model.layers.1.mlp.down_proj.weight"], original["model.layers.1.mlp.down_proj.weight"])
+
+
+@pytest.mark.usefixtures("vllm_dist")
 def test_vllm_load_model_end_to_end(llama32_dir: Path, llama32_wcodec: Path) -> None:
     # fp32, because vLLM's CPU platform repacks bf16 linear weights with kernels that only its
     # CPU build has (the PyPI wheel is the CUDA build); fp32 layers keep torch's linear.
