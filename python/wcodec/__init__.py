@@ -8,7 +8,8 @@
 
 Decoded tensors are bit-identical to the original checkpoint's. ``import wcodec`` does not
 import torch; the functions that return tensors do. Framework modules: :mod:`wcodec.torch`
-(``save_file``/``load_file`` as in ``safetensors.torch``) and :mod:`wcodec.transformers`.
+(``save_file``/``load_file`` as in ``safetensors.torch``), :mod:`wcodec.transformers` and
+:mod:`wcodec.vllm` (vLLM's load format ``wcodec``).
 """
 
 from __future__ import annotations
@@ -72,9 +73,9 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # `wcodec.torch` and `wcodec.transformers` load on first use, so `import wcodec` stays free of
-    # torch while `wcodec.torch.save_file(...)` still works without its own import line.
-    if name in ("torch", "transformers"):
+    # `wcodec.torch`, `wcodec.transformers` and `wcodec.vllm` load on first use, so `import wcodec`
+    # stays free of torch while `wcodec.torch.save_file(...)` still works without its own import line.
+    if name in ("torch", "transformers", "vllm"):
         import importlib
 
         return importlib.import_module(f"{__name__}.{name}")
