@@ -15,10 +15,10 @@
 //     -L target/release -L "$TRT_ROOT/lib" -L "$CUDA_HOME/lib64"
 //     -lwcodec_ffi -lnvinfer -lcudart          (one command line)
 //
-// Not compiled in CI: the CI machine has neither TensorRT's headers nor CUDA's. It is written
-// against the C ABI of include/wcodec.h as specified for the `ffi` branch (wcodec_open,
-// wcodec_tensor_count, wcodec_get_tensor_info, wcodec_decode_tensor_cuda, wcodec_close,
-// wcodec_status_str); only the calls below are used.
+// Not compiled in CI: the CI machine has neither TensorRT's headers nor CUDA's. It uses only the
+// C ABI of crates/wcodec-ffi/include/wcodec.h (wcodec_open, wcodec_tensor_count,
+// wcodec_get_tensor_info, wcodec_decode_tensor_cuda, wcodec_close, wcodec_status_str,
+// wcodec_last_error_message); the C test of that crate exercises the same calls.
 //
 // Why refit and not a plugin: plugins see activations, not weight storage, and the
 // specification's IPluginV2DynamicExt is deprecated since TensorRT 10.0 (TensorRT 11 removed the
@@ -52,8 +52,8 @@ class Logger final : public nvinfer1::ILogger {
 // Exits with the failing call and wcodec's description of the status.
 void check(wcodec_status status, char const* what) {
   if (status != WCODEC_STATUS_OK) {
-    std::fprintf(stderr, "error: %s: %s (status %u)\n", what, wcodec_status_str(status),
-                 static_cast<unsigned>(status));
+    std::fprintf(stderr, "error: %s: %s (status %u): %s\n", what, wcodec_status_str(status),
+                 static_cast<unsigned>(status), wcodec_last_error_message());
     std::exit(1);
   }
 }
@@ -100,8 +100,7 @@ int main(int argc, char** argv) {
   check(wcodec_open(argv[2], &file), "wcodec_open");
 
   // The checkpoint's tensor table: name -> byte size (what the destination must hold exactly).
-  size_t n_tensors = 0;
-  check(wcodec_tensor_count(file, &n_tensors), "wcodec_tensor_count");
+  size_t const n_tensors = wcodec_tensor_count(file);
   std::unordered_map<std::string, size_t> nbytes_of;
   for (size_t i = 0; i < n_tensors; ++i) {
     wcodec_tensor_info info;

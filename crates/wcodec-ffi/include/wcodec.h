@@ -107,9 +107,10 @@ enum wcodec_status
    */
   WCODEC_STATUS_UNSUPPORTED_FORMAT = 206,
   /**
-   * The decoder asked for cannot decode this tensor although the file is valid: the GPU
-   * decoder does not yet reconstruct tiled planes (format version 2). The CPU decoder
-   * (`wcodec_decode_tensor`) reads it.
+   * The decoder asked for cannot decode this tensor although the file is valid: a feature
+   * the GPU decoder lacks. Every feature of format versions 1 and 2 (tiled planes included)
+   * is decoded on the GPU; the code is kept for later format versions. The CPU decoder
+   * (`wcodec_decode_tensor`) reads any tensor the library accepts.
    */
   WCODEC_STATUS_UNSUPPORTED_BY_DECODER = 207,
   /**
@@ -357,9 +358,8 @@ wcodec_status wcodec_decode_tensors(const struct wcodec_file *f,
  * `wcodec_cuda_set_nvrtc_path`, or the library search path).
  *
  * Statuses: as `wcodec_decode_tensor`, plus `CUDA_UNAVAILABLE` (no driver, no device, no NVRTC,
- * a GPU older than compute capability 8.0), `UNSUPPORTED_BY_DECODER` (a tiled tensor of format
- * version 2, which the GPU decoder does not reconstruct yet: decode it with
- * `wcodec_decode_tensor` and copy it), `INVALID_ARGUMENT` (`dst_dev` is not device memory, is
+ * a GPU older than compute capability 8.0), `UNSUPPORTED_BY_DECODER` (a feature the GPU decoder
+ * lacks; none in format versions 1 and 2: decode it with `wcodec_decode_tensor` and copy it), `INVALID_ARGUMENT` (`dst_dev` is not device memory, is
  * misaligned for the dtype's words, or runs past its allocation), `CUDA_ERROR`. A tensor of 0
  * bytes is only checked on the host and needs no GPU.
  *

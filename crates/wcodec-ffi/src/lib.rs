@@ -591,9 +591,8 @@ unsafe fn job_slice<'a>(
 /// `wcodec_cuda_set_nvrtc_path`, or the library search path).
 ///
 /// Statuses: as `wcodec_decode_tensor`, plus `CUDA_UNAVAILABLE` (no driver, no device, no NVRTC,
-/// a GPU older than compute capability 8.0), `UNSUPPORTED_BY_DECODER` (a tiled tensor of format
-/// version 2, which the GPU decoder does not reconstruct yet: decode it with
-/// `wcodec_decode_tensor` and copy it), `INVALID_ARGUMENT` (`dst_dev` is not device memory, is
+/// a GPU older than compute capability 8.0), `UNSUPPORTED_BY_DECODER` (a feature the GPU decoder
+/// lacks; none in format versions 1 and 2: decode it with `wcodec_decode_tensor` and copy it), `INVALID_ARGUMENT` (`dst_dev` is not device memory, is
 /// misaligned for the dtype's words, or runs past its allocation), `CUDA_ERROR`. A tensor of 0
 /// bytes is only checked on the host and needs no GPU.
 ///

@@ -56,9 +56,10 @@ pub enum wcodec_status {
     /// The file is valid but uses something this build cannot handle (an unknown dtype or
     /// source format, a tensor too large for this platform).
     UnsupportedFormat = 206,
-    /// The decoder asked for cannot decode this tensor although the file is valid: the GPU
-    /// decoder does not yet reconstruct tiled planes (format version 2). The CPU decoder
-    /// (`wcodec_decode_tensor`) reads it.
+    /// The decoder asked for cannot decode this tensor although the file is valid: a feature
+    /// the GPU decoder lacks. Every feature of format versions 1 and 2 (tiled planes included)
+    /// is decoded on the GPU; the code is kept for later format versions. The CPU decoder
+    /// (`wcodec_decode_tensor`) reads any tensor the library accepts.
     UnsupportedByDecoder = 207,
     /// The GPU decoder cannot run here: no CUDA driver or device, NVRTC not found (set
     /// `WCODEC_NVRTC_PATH` or call `wcodec_cuda_set_nvrtc_path`), or a GPU older than compute
