@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! gpu_bench [--chunks 16384,65536,262144] [--warps 1,2,4,8] [--target-gib 1.0] [--runs 30]
-//!           [--json OUT.jsonl] FILE.{safetensors,wcodec}...
+//!           [--cases single,batch] [--json OUT.jsonl] FILE.{safetensors,wcodec}...
 //! ```
 //!
 //! For every input file (a `.wcodec` file's tensors are decoded on the CPU first) and every
@@ -36,6 +36,8 @@ struct Args {
     target_bytes: u64,
     runs: usize,
     json: Option<PathBuf>,
+    /// Which cases run (`single`, `batch`): a profiler can then see one kind of launch only.
+    cases: Vec<String>,
 }
 
 fn parse_list<T: std::str::FromStr>(s: &str) -> Vec<T> {
@@ -57,6 +59,7 @@ fn parse_args() -> Args {
         target_bytes: 1 << 30,
         runs: 30,
         json: None,
+        cases: vec!["single".into(), "batch".into()],
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -73,6 +76,7 @@ fn parse_args() -> Args {
             }
             "--runs" => a.runs = it.next().expect("--runs N").parse().expect("a number"),
             "--json" => a.json = Some(PathBuf::from(it.next().expect("--json PATH"))),
+            "--cases" => a.cases = parse_list(&it.next().expect("--cases single,batch")),
             other => a.files.push(PathBuf::from(other)),
         }
     }
@@ -321,6 +325,22 @@ fn load_tensors(file: &std::path::Path) -> Tensors {
         .collect()
 }
 
+fn bench_single(
+    dec: &CudaDecoder,
+    report: &mut Report,
+    args: &Args,
+    data: &str,
+    chunk: u64,
+    single: &Tensors,
+) {
+    let t0 = Instant::now();
+    let image = encode(single, chunk);
+    let enc_s = t0.elapsed().as_secs_f64();
+    let exp: Vec<&[u8]> = single.iter().map(|t| t.3.as_slice()).collect();
+    println!("(encoded single {data} with chunk {chunk} in {enc_s:.2} s)");
+    bench_image(dec, report, args, "single", data, chunk, image, &exp);
+}
+
 fn main() {
     let args = parse_args();
     let dec = CudaDecoder::new(0).unwrap_or_else(|e| panic!("{e}"));
@@ -377,21 +397,12 @@ fn main() {
             }
         }
         for &chunk in &args.chunks {
-            let t0 = Instant::now();
-            let image = encode(&single, chunk);
-            let enc_s = t0.elapsed().as_secs_f64();
-            let exp: Vec<&[u8]> = single.iter().map(|t| t.3.as_slice()).collect();
-            println!("(encoded single {data} with chunk {chunk} in {enc_s:.2} s)");
-            bench_image(
-                &dec,
-                &mut report,
-                &args,
-                "single",
-                &data,
-                chunk,
-                image,
-                &exp,
-            );
+            if args.cases.iter().any(|c| c == "single") {
+                bench_single(&dec, &mut report, &args, &data, chunk, &single);
+            }
+            if !args.cases.iter().any(|c| c == "batch") {
+                continue;
+            }
             let t0 = Instant::now();
             let image = encode(&tiled, chunk);
             println!(

@@ -476,13 +476,22 @@ impl CudaDecoder {
         let _g = CtxGuard::enter(self.ctx.ctx)?;
         let params = self.params();
         let prepared = self.prepare(archive, jobs)?;
-        if let Some(j) = prepared.iter().find(|j| j.is_tiled()) {
-            return Err(Error::InvalidArgument(format!(
-                "tensor `{}` has tiled planes: resident batches decode flat tensors only \
-                 (decode_tensors rebuilds tiles)",
-                j.entry.name
-            )));
-        }
+        let targets: Vec<Target<'_>> = prepared.iter().map(|j| (j.entry, j.dst)).collect();
+        // Tiled tensors: their planes decode into a scratch buffer held with the batch, and one
+        // group rebuilds them all after every decode (no scratch budget: a benchmark API).
+        let (tiled, mut prepared): (Vec<Job<'_>>, Vec<Job<'_>>) =
+            prepared.into_iter().partition(Job::is_tiled);
+        let tiles = if tiled.is_empty() {
+            None
+        } else {
+            let group = TileGroup::build(&tiled)?;
+            let scratch = DeviceBuffer::alloc(&self.ctx, group.bytes() as usize)?;
+            prepared.extend(group.plane_jobs(tiled, scratch.ptr()));
+            let (off, init) = group.status_init();
+            copy_htod_async(scratch.ptr() + off, &init, std::ptr::null_mut())?;
+            stream_synchronize(std::ptr::null_mut())?;
+            Some((group, scratch))
+        };
         let pieces: Vec<_> = split(&prepared, u64::MAX).into_iter().flatten().collect();
         let plan = BatchPlan::build(
             &prepared,
@@ -499,13 +508,14 @@ impl CudaDecoder {
         let mut image = vec![0u8; plan.host_bytes() as usize];
         plan.write_image(&prepared, archive.image(), buffer.ptr(), &mut image);
         buffer.copy_from_host(&image, 0)?;
-        let targets: Vec<Target<'_>> = prepared.iter().map(|j| (j.entry, j.dst)).collect();
         let vplan = VerifyPlan::build(&targets)?;
         let vbuffer = DeviceBuffer::alloc(&self.ctx, vplan.device_bytes() as usize)?;
         vbuffer.copy_from_host(&vplan.image(vbuffer.ptr()), 0)?;
         Ok(ResidentBatch {
             dec: self,
             jobs: prepared,
+            targets,
+            tiles,
             plan,
             buffer,
             vplan,
@@ -757,6 +767,8 @@ impl Drop for StreamHandle {
 pub struct ResidentBatch<'a> {
     dec: &'a CudaDecoder,
     jobs: Vec<Job<'a>>,
+    targets: Vec<Target<'a>>,
+    tiles: Option<(TileGroup, DeviceBuffer)>,
     plan: BatchPlan,
     buffer: DeviceBuffer,
     vplan: VerifyPlan,
@@ -766,7 +778,7 @@ pub struct ResidentBatch<'a> {
 impl ResidentBatch<'_> {
     /// Bytes the decode writes.
     pub fn decoded_bytes(&self) -> u64 {
-        self.jobs.iter().map(|j| j.entry.raw_bytes).sum()
+        self.targets.iter().map(|t| t.0.raw_bytes).sum()
     }
 
     /// Bytes held on the device (compressed data, tables, descriptors).
@@ -789,7 +801,8 @@ impl ResidentBatch<'_> {
     }
 
     /// Enqueues the decode on `stream` (no host synchronisation): raw tensors are copied, the
-    /// status array reset and the decode kernels launched.
+    /// status array reset and the decode kernels launched, then those that rebuild tiled
+    /// tensors.
     pub fn enqueue_decode(&self, stream: u64) -> Result<()> {
         let _g = CtxGuard::enter(self.dec.ctx.ctx)?;
         let s = stream as CUstream;
@@ -799,7 +812,11 @@ impl ResidentBatch<'_> {
         }
         let (off, len) = self.plan.status_range();
         memset_async(base + off, 0xFF, len as usize, s)?;
-        self.run(self.plan.launches(base), s)
+        self.run(self.plan.launches(base), s)?;
+        if let Some((group, scratch)) = &self.tiles {
+            self.run(group.launches(scratch.ptr()), s)?;
+        }
+        Ok(())
     }
 
     /// Enqueues the checksum kernels on `stream`.
@@ -820,13 +837,19 @@ impl ResidentBatch<'_> {
             stream_synchronize(stream as CUstream)?;
         }
         self.plan.check_status(&self.jobs, &status)?;
+        if let Some((group, scratch)) = &self.tiles {
+            let (off, init) = group.status_init();
+            let mut status = vec![0u8; init.len()];
+            copy_dtoh_async(&mut status, scratch.ptr() + off, stream as CUstream)?;
+            stream_synchronize(stream as CUstream)?;
+            group.check(&status)?;
+        }
         if checksums && !self.vplan.is_empty() {
             let (off, len) = self.vplan.finals_range();
             let mut finals = vec![0u8; len as usize];
             copy_dtoh_async(&mut finals, self.vbuffer.ptr() + off, stream as CUstream)?;
             stream_synchronize(stream as CUstream)?;
-            let targets: Vec<Target<'_>> = self.jobs.iter().map(|j| (j.entry, j.dst)).collect();
-            self.vplan.check(&targets, &finals)?;
+            self.vplan.check(&self.targets, &finals)?;
         }
         Ok(())
     }

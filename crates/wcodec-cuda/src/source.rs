@@ -99,7 +99,8 @@ pub fn kernel_source() -> String {
 }
 
 /// NVRTC options for `arch` (`sm_90`): the target, C++17, line info (for compute-sanitizer
-/// reports; no run-time cost), and the shared constants as `-D` definitions.
+/// reports; no run-time cost), the shared constants as `-D` definitions, and the kernel variant
+/// knobs of [`variant_defines`].
 pub fn compile_options(arch: &str) -> Vec<String> {
     let mut o = vec![
         format!("--gpu-architecture={arch}"),
@@ -112,7 +113,30 @@ pub fn compile_options(arch: &str) -> Vec<String> {
             .into_iter()
             .map(|(k, v)| format!("-D{k}={v}")),
     );
+    o.extend(variant_defines().into_iter().map(|d| format!("-D{d}")));
     o
+}
+
+/// Kernel variants for benchmarks: `WCODEC_KERNEL_DEFINES="WC_STORE_MODE=0 WC_RAW_AHEAD=1"`
+/// overrides the `#ifndef` defaults of the kernels (`WC_*` names, alphanumeric values; other
+/// tokens are ignored). The cubin cache is keyed by the options, so variants do not mix. Not for
+/// production: the defaults are the measured best.
+pub(crate) fn variant_defines() -> Vec<String> {
+    let Ok(text) = std::env::var("WCODEC_KERNEL_DEFINES") else {
+        return Vec::new();
+    };
+    text.split([' ', ','])
+        .filter(|t| {
+            t.split_once('=').is_some_and(|(k, v)| {
+                k.starts_with("WC_")
+                    && k.bytes()
+                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+                    && !v.is_empty()
+                    && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+            })
+        })
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The source as a host C++ compiler sees it in the warp emulation of `tests/emu/`: the same
