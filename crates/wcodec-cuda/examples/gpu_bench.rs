@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! gpu_bench [--chunks 16384,65536,262144] [--warps 1,2,4,8] [--target-gib 1.0] [--runs 30]
-//!           [--cases single,batch] [--json OUT.jsonl] FILE.{safetensors,wcodec}...
+//!           [--cases single,batch] [--no-tiles] [--json OUT.jsonl] FILE.{safetensors,wcodec}...
 //! ```
 //!
 //! For every input file (a `.wcodec` file's tensors are decoded on the CPU first) and every
@@ -38,6 +38,8 @@ struct Args {
     json: Option<PathBuf>,
     /// Which cases run (`single`, `batch`): a profiler can then see one kind of launch only.
     cases: Vec<String>,
+    /// Encode without tiles (every plane flat, format version 1).
+    no_tiles: bool,
 }
 
 fn parse_list<T: std::str::FromStr>(s: &str) -> Vec<T> {
@@ -60,6 +62,7 @@ fn parse_args() -> Args {
         runs: 30,
         json: None,
         cases: vec!["single".into(), "batch".into()],
+        no_tiles: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -77,6 +80,7 @@ fn parse_args() -> Args {
             "--runs" => a.runs = it.next().expect("--runs N").parse().expect("a number"),
             "--json" => a.json = Some(PathBuf::from(it.next().expect("--json PATH"))),
             "--cases" => a.cases = parse_list(&it.next().expect("--cases single,batch")),
+            "--no-tiles" => a.no_tiles = true,
             other => a.files.push(PathBuf::from(other)),
         }
     }
@@ -94,7 +98,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 
 type Tensors = Vec<(String, Dtype, Vec<u64>, Vec<u8>)>;
 
-fn encode(tensors: &Tensors, chunk_symbols: u64) -> Vec<u8> {
+fn encode(tensors: &Tensors, chunk_symbols: u64, no_tiles: bool) -> Vec<u8> {
     let refs: Vec<(&str, Dtype, &[u64], &[u8])> = tensors
         .iter()
         .map(|(n, d, s, b)| (n.as_str(), *d, s.as_slice(), b.as_slice()))
@@ -106,6 +110,11 @@ fn encode(tensors: &Tensors, chunk_symbols: u64) -> Vec<u8> {
         "bench.safetensors",
         &EncodeOptions {
             chunk_symbols,
+            tiles: if no_tiles {
+                wcodec::TileOptions::disabled()
+            } else {
+                wcodec::TileOptions::default()
+            },
             ..EncodeOptions::default()
         },
         &mut out,
@@ -334,7 +343,7 @@ fn bench_single(
     single: &Tensors,
 ) {
     let t0 = Instant::now();
-    let image = encode(single, chunk);
+    let image = encode(single, chunk, args.no_tiles);
     let enc_s = t0.elapsed().as_secs_f64();
     let exp: Vec<&[u8]> = single.iter().map(|t| t.3.as_slice()).collect();
     println!("(encoded single {data} with chunk {chunk} in {enc_s:.2} s)");
@@ -404,7 +413,7 @@ fn main() {
                 continue;
             }
             let t0 = Instant::now();
-            let image = encode(&tiled, chunk);
+            let image = encode(&tiled, chunk, args.no_tiles);
             println!(
                 "(encoded {copies} copies of {data} ({:.2} GB) with chunk {chunk} in {:.1} s)",
                 (total * copies) as f64 / 1e9,

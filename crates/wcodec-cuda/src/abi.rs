@@ -113,10 +113,10 @@ pub(crate) struct HashArgs {
     pub reserved: u32,
 }
 
-/// Arguments of `wcodec_tile_rebuild`: one tiled plane (see `abi.cuh`).
+/// One tiled plane for `wcodec_tile_rebuild` (see `abi.cuh`).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct TileArgs {
+pub(crate) struct TileTask {
     /// `const u8*` residual plane.
     pub residuals: u64,
     /// `const u8*` mode ids, one per tile.
@@ -133,6 +133,22 @@ pub(crate) struct TileArgs {
     pub tile: u32,
     /// Bias XORed into values.
     pub bias: u32,
+    /// Blocks of the launch before this task's.
+    pub first_block: u32,
+    /// Zero.
+    pub reserved: u32,
+}
+
+/// Arguments of `wcodec_tile_rebuild`: the task list of a group.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct TileArgs {
+    /// `const TileTask*`.
+    pub tasks: u64,
+    /// Tasks.
+    pub n_tasks: u32,
+    /// Zero.
+    pub reserved: u32,
 }
 
 /// Arguments of `wcodec_join`: rebuilt planes into a tensor's layout (see `abi.cuh`).
@@ -239,7 +255,7 @@ impl Pod for DecodeArgs {
     }
 }
 
-impl Pod for TileArgs {
+impl Pod for TileTask {
     fn put(&self, out: &mut Vec<u8>) {
         for v in [
             self.residuals,
@@ -251,8 +267,17 @@ impl Pod for TileArgs {
         ] {
             out.extend_from_slice(&v.to_le_bytes());
         }
-        out.extend_from_slice(&self.tile.to_le_bytes());
-        out.extend_from_slice(&self.bias.to_le_bytes());
+        for v in [self.tile, self.bias, self.first_block, self.reserved] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+}
+
+impl Pod for TileArgs {
+    fn put(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.tasks.to_le_bytes());
+        out.extend_from_slice(&self.n_tasks.to_le_bytes());
+        out.extend_from_slice(&self.reserved.to_le_bytes());
     }
 }
 
@@ -322,9 +347,11 @@ mod tests {
         assert_eq!(bytes_of(&DecodeArgs::default()).len(), 48);
         assert_eq!(bytes_of(&HashJob::default()).len(), 32);
         assert_eq!(bytes_of(&HashArgs::default()).len(), 16);
-        assert_eq!(std::mem::size_of::<TileArgs>(), 56);
+        assert_eq!(std::mem::size_of::<TileTask>(), 64);
+        assert_eq!(std::mem::size_of::<TileArgs>(), 16);
+        assert_eq!(bytes_of(&TileTask::default()).len(), 64);
         assert_eq!(std::mem::size_of::<JoinArgs>(), 32);
-        assert_eq!(bytes_of(&TileArgs::default()).len(), 56);
+        assert_eq!(bytes_of(&TileArgs::default()).len(), 16);
         assert_eq!(bytes_of(&JoinArgs::default()).len(), 32);
     }
 

@@ -487,8 +487,8 @@ impl CudaDecoder {
             let group = TileGroup::build(&tiled)?;
             let scratch = DeviceBuffer::alloc(&self.ctx, group.bytes() as usize)?;
             prepared.extend(group.plane_jobs(tiled, scratch.ptr()));
-            let (off, init) = group.status_init();
-            copy_htod_async(scratch.ptr() + off, &init, std::ptr::null_mut())?;
+            let (off, header) = group.header(scratch.ptr());
+            copy_htod_async(scratch.ptr() + off, &header, std::ptr::null_mut())?;
             stream_synchronize(std::ptr::null_mut())?;
             Some((group, scratch))
         };
@@ -608,24 +608,25 @@ impl Run<'_> {
     /// stream, which the checksum pass uses next.
     fn rebuild(&mut self, plan: &TileGroup, base: u64) -> Result<()> {
         let stream = self.streams[0];
-        let (status_off, init) = plan.status_init();
+        let (status_off, header) = plan.header(base);
+        let status_len = plan.status_len() as usize;
         let slot = &mut self.slots[0];
-        slot.ensure(&self.dec.ctx, 0, init.len() as u64, init.len() as u64)?;
+        slot.ensure(&self.dec.ctx, 0, header.len() as u64, status_len as u64)?;
         let pinned = slot.pinned.as_mut().expect("ensured").as_mut_slice();
-        pinned[..init.len()].copy_from_slice(&init);
+        pinned[..header.len()].copy_from_slice(&header);
         let pinned = slot.pinned.as_ref().expect("ensured").as_slice();
-        copy_htod_async(base + status_off, &pinned[..init.len()], stream)?;
+        copy_htod_async(base + status_off, &pinned[..header.len()], stream)?;
         for l in plan.launches(base) {
             self.dec
                 .kernel(l.kernel)?
                 .launch(l.grid, l.block, l.smem, stream, &l.args)?;
         }
         let readback = slot.readback.as_mut().expect("ensured").as_mut_slice();
-        copy_dtoh_async(&mut readback[..init.len()], base + status_off, stream)?;
+        copy_dtoh_async(&mut readback[..status_len], base + status_off, stream)?;
         slot.done.record(stream)?;
         slot.done.synchronize()?;
         let readback = slot.readback.as_ref().expect("ensured").as_slice();
-        plan.check(&readback[..init.len()])
+        plan.check(&readback[..status_len])
     }
 
     fn start_batch(
@@ -838,8 +839,8 @@ impl ResidentBatch<'_> {
         }
         self.plan.check_status(&self.jobs, &status)?;
         if let Some((group, scratch)) = &self.tiles {
-            let (off, init) = group.status_init();
-            let mut status = vec![0u8; init.len()];
+            let off = group.header(scratch.ptr()).0;
+            let mut status = vec![0u8; group.status_len() as usize];
             copy_dtoh_async(&mut status, scratch.ptr() + off, stream as CUstream)?;
             stream_synchronize(stream as CUstream)?;
             group.check(&status)?;

@@ -176,12 +176,12 @@ pub fn record<'a>(
             read(&mut p, staging_base + off, len);
         }
         if let Some(t) = &ph.tiles {
-            let (off, init) = t.status_init();
-            write(&mut p, scratch_base + off, &init);
+            let (off, header) = t.header(scratch_base);
+            write(&mut p, scratch_base + off, &header);
             for l in t.launches(scratch_base) {
                 launch(&mut p, &l);
             }
-            read(&mut p, scratch_base + off, init.len() as u64);
+            read(&mut p, scratch_base + off, t.status_len());
         }
     }
     if let Some(v) = &vplan {
@@ -229,7 +229,7 @@ impl Recording<'_> {
                 }
             }
             if let Some(t) = &ph.tiles {
-                let status = take(t.status_init().1.len() as u64);
+                let status = take(t.status_len());
                 if result.is_ok() {
                     result = t.check(&status);
                 }

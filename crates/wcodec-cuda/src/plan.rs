@@ -376,7 +376,8 @@ impl BatchPlan {
         keys.sort_unstable();
         keys.dedup();
         for (np, nt) in keys {
-            let need = nt * TABLE_BYTES + np * RING_BYTES;
+            // Per warp, one ring per rANS plane (raw planes are read from global memory).
+            let need = nt * TABLE_BYTES + nt * RING_BYTES;
             if need > max_smem {
                 return Err(Error::InvalidArgument(format!(
                     "tensors of {np} planes with {nt} rANS planes need {need} bytes of shared \
@@ -385,7 +386,7 @@ impl BatchPlan {
             }
             let warps = warps_per_block
                 .clamp(1, 8)
-                .min((max_smem - nt * TABLE_BYTES) / (np * RING_BYTES));
+                .min((max_smem - nt * TABLE_BYTES) / (nt * RING_BYTES).max(1));
             let first_block = plan.blocks.len();
             for (pi, piece) in pieces.iter().enumerate() {
                 let Piece::Chunks { job, first, end } = *piece else {
@@ -606,7 +607,7 @@ impl BatchPlan {
                     },
                     grid: c.n_blocks as u32,
                     block: 32 * c.warps,
-                    smem: c.tables * TABLE_BYTES + c.warps * c.planes * RING_BYTES,
+                    smem: c.tables * TABLE_BYTES + c.warps * c.tables * RING_BYTES,
                     args: bytes_of(&args),
                 }
             })

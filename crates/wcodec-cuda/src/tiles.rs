@@ -9,8 +9,10 @@
 //! is verified with every other tensor.
 //!
 //! Scratch per tensor (offsets 64-aligned): the joined planes (`width · n` bytes, absent for a
-//! one-plane tensor), then per tiled plane its residuals (`n`) and mode ids (`n_tiles`); the
-//! status words of every tiled plane come last. Tensors are processed in groups whose scratch
+//! one-plane tensor), then per tiled plane its residuals (`n`) and mode ids (`n_tiles`); a header
+//! comes last: the status words of every tiled plane, then the task list of the one rebuild
+//! launch (all tiled planes of the group at once, so the tiles of many small planes fill the
+//! GPU together). Tensors are processed in groups whose scratch
 //! stays under [`SCRATCH_BUDGET`] (a larger tensor forms a group of its own), so memory use is
 //! bounded whatever the checkpoint.
 
@@ -18,7 +20,7 @@ use std::ops::Range;
 
 use wcodec::layout::{PlanesLayout, TensorStorage};
 
-use crate::abi::{bytes_of, JoinArgs, TileArgs};
+use crate::abi::{bytes_of, JoinArgs, TileArgs, TileTask};
 use crate::error::{Error, Result};
 use crate::plan::{Job, Launch, Part};
 
@@ -29,7 +31,7 @@ pub(crate) const SCRATCH_BUDGET: u64 = 512 << 20;
 /// a 64 × 68-byte tile buffer and 32 lines of 68 bytes (the constants of `tile.cu`).
 const TILE_WARPS: u32 = 4;
 const TILE_SMEM: u32 = TILE_WARPS * (64 * 68 + 32 * 68);
-/// Upper bound on the blocks of a launch; the kernels loop over the rest.
+/// Upper bound on the blocks of a join launch; the kernel loops over the rest.
 const MAX_GRID: u64 = 1 << 16;
 
 fn align(v: u64) -> u64 {
@@ -72,12 +74,22 @@ struct TensorPlan {
     planes: Vec<PlanePlan>,
 }
 
+impl TensorPlan {
+    fn n_tiles(&self) -> u64 {
+        let t = u64::from(self.tile);
+        self.rows.div_ceil(t) * self.cols.div_ceil(t)
+    }
+}
+
 /// The scratch layout and launches of one group of tiled tensors.
 pub(crate) struct TileGroup {
     tensors: Vec<TensorPlan>,
-    /// (tensor, plane) of each status pair.
+    /// (tensor, plane) of each status pair, in task order.
     statuses: Vec<(usize, usize)>,
     status_off: u64,
+    tasks_off: u64,
+    /// Blocks of the rebuild launch.
+    blocks: u64,
     bytes: u64,
 }
 
@@ -181,11 +193,23 @@ impl TileGroup {
             });
         }
         let status_off = cursor;
-        let bytes = align(status_off + statuses.len() as u64 * 8).max(64);
+        let tasks_off = align(status_off + statuses.len() as u64 * 8);
+        let bytes = align(tasks_off + statuses.len() as u64 * 64).max(64);
+        let blocks: u64 = statuses
+            .iter()
+            .map(|&(t, _)| tensors[t].n_tiles().div_ceil(u64::from(TILE_WARPS)))
+            .sum();
+        if blocks > u64::from(i32::MAX as u32) {
+            return Err(Error::InvalidArgument(format!(
+                "{blocks} blocks of tiles in one group; the GPU decoder launches up to 2^31 - 1"
+            )));
+        }
         Ok(TileGroup {
             tensors,
             statuses,
             status_off,
+            tasks_off,
+            blocks,
             bytes,
         })
     }
@@ -256,43 +280,63 @@ impl TileGroup {
         out
     }
 
-    /// Offset of the status words and their initial bytes (`{0, u32::MAX}` per tiled plane).
-    pub(crate) fn status_init(&self) -> (u64, Vec<u8>) {
-        let mut v = Vec::with_capacity(self.statuses.len() * 8);
+    /// The header the kernels read, for a scratch buffer at `base`: its offset, and its bytes
+    /// (the status words, `{0, u32::MAX}` per tiled plane, then the task list), uploaded
+    /// before the rebuild. The status words come first: [`TileGroup::status_len`] bytes.
+    pub(crate) fn header(&self, base: u64) -> (u64, Vec<u8>) {
+        let mut v = Vec::with_capacity(
+            (self.tasks_off - self.status_off) as usize + 64 * self.statuses.len(),
+        );
         for _ in &self.statuses {
             v.extend_from_slice(&0u32.to_le_bytes());
             v.extend_from_slice(&u32::MAX.to_le_bytes());
         }
-        (self.status_off, v)
-    }
-
-    /// The rebuild launches, then the join launches, for a scratch buffer at `base`.
-    pub(crate) fn launches(&self, base: u64) -> Vec<Launch> {
-        let mut v = Vec::new();
+        v.resize((self.tasks_off - self.status_off) as usize, 0);
+        let mut first_block = 0u64;
         for tp in &self.tensors {
             for pp in &tp.planes {
                 let Some((res, ids, s)) = pp.tiled else {
                     continue;
                 };
-                let n_tiles =
-                    tp.rows.div_ceil(u64::from(tp.tile)) * tp.cols.div_ceil(u64::from(tp.tile));
-                v.push(Launch {
-                    kernel: "wcodec_tile_rebuild",
-                    grid: n_tiles.div_ceil(u64::from(TILE_WARPS)).clamp(1, MAX_GRID) as u32,
-                    block: 32 * TILE_WARPS,
-                    smem: TILE_SMEM,
-                    args: bytes_of(&TileArgs {
-                        residuals: base + res,
-                        modes: base + ids,
-                        out: pp.out.at(base),
-                        status: base + self.status_off + s as u64 * 8,
-                        rows: tp.rows,
-                        cols: tp.cols,
-                        tile: tp.tile,
-                        bias: u32::from(pp.bias),
-                    }),
-                });
+                v.extend_from_slice(&bytes_of(&TileTask {
+                    residuals: base + res,
+                    modes: base + ids,
+                    out: pp.out.at(base),
+                    status: base + self.status_off + s as u64 * 8,
+                    rows: tp.rows,
+                    cols: tp.cols,
+                    tile: tp.tile,
+                    bias: u32::from(pp.bias),
+                    first_block: first_block as u32,
+                    reserved: 0,
+                }));
+                first_block += tp.n_tiles().div_ceil(u64::from(TILE_WARPS));
             }
+        }
+        (self.status_off, v)
+    }
+
+    /// Bytes of status words at the start of the header.
+    pub(crate) fn status_len(&self) -> u64 {
+        self.statuses.len() as u64 * 8
+    }
+
+    /// The rebuild launch (every tiled plane of the group at once), then the join launches, for
+    /// a scratch buffer at `base`.
+    pub(crate) fn launches(&self, base: u64) -> Vec<Launch> {
+        let mut v = Vec::new();
+        if self.blocks > 0 {
+            v.push(Launch {
+                kernel: "wcodec_tile_rebuild",
+                grid: self.blocks as u32,
+                block: 32 * TILE_WARPS,
+                smem: TILE_SMEM,
+                args: bytes_of(&TileArgs {
+                    tasks: base + self.tasks_off,
+                    n_tasks: self.statuses.len() as u32,
+                    reserved: 0,
+                }),
+            });
         }
         for tp in &self.tensors {
             if let Some((at, dst, rotate)) = tp.join {

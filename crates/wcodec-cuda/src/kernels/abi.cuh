@@ -62,17 +62,28 @@ static_assert(sizeof(HashArgs) == 16, "HashArgs layout");
 
 // One tiled plane rebuilt from its residual plane and mode plane (format.md §6.5), both already
 // decoded into device memory, into its plane bytes (a view of `rows` x `cols` symbols).
-struct TileArgs {
+struct TileTask {
     u64 residuals;  // const u8*: the residual plane, tiles in tile order
     u64 modes;      // const u8*: one mode id per tile
     u64 out;        // u8*: the rebuilt plane
     u64 status;     // u32[2]: {WC_STATUS_BAD_MODE or 0, lowest bad tile (init 0xFFFFFFFF)}
     u64 rows;
     u64 cols;
-    u32 tile;       // T, 4..=64
-    u32 bias;       // XORed into the values (format.md §6.3)
+    u32 tile;         // T, 4..=64
+    u32 bias;         // XORed into the values (format.md §6.3)
+    u32 first_block;  // blocks of the launch before this task's (each block: 4 tiles)
+    u32 reserved;
 };
-static_assert(sizeof(TileArgs) == 56, "TileArgs layout");
+static_assert(sizeof(TileTask) == 64, "TileTask layout");
+
+// Every tiled plane of a group in one launch: block b rebuilds tiles of the task whose
+// first_block is the largest <= b.
+struct TileArgs {
+    u64 tasks;  // const TileTask*, by increasing first_block
+    u32 n_tasks;
+    u32 reserved;
+};
+static_assert(sizeof(TileArgs) == 16, "TileArgs layout");
 
 // Rebuilt planes of one tensor (plane p at planes + p * n) joined into the tensor's final layout.
 struct JoinArgs {

@@ -295,11 +295,10 @@ WC_DEVICE void decode_item(const DecodeArgs& a, u32 item_index, u8* smem, u32 ri
 #pragma unroll
     for (int p = 0; p < NP; ++p) {
         const PlaneRef r = refs[p];
-        const u32 ring = ring0 + (u32)p * WC_RING_BYTES;
         s.x[p] = WCODEC_RANS_L;
         s.tab[p] = WCODEC_RAW_TABLE;
         s.st[p].base = (const u8*)0;
-        s.st[p].ring = ring;
+        s.st[p].ring = ring0;
         s.st[p].pos = s.st[p].end = s.st[p].cu = s.st[p].iu = s.st[p].nu = 0;
         s.raw[p] = (const u8*)r.src;
         if (r.table != WCODEC_RAW_TABLE) {
@@ -310,8 +309,9 @@ WC_DEVICE void decode_item(const DecodeArgs& a, u32 item_index, u8* smem, u32 ri
             }
             s.tab[p] = r.table << WCODEC_PROB_BITS;
             s.x[p] = ((const u32*)r.src)[lane];  // the 32 lane states: one coalesced 128-byte read
+            // A warp has one ring per rANS plane of its tensor, indexed like the tables.
             stream_init(s.st[p], (const u8*)r.src + WCODEC_STATE_BYTES, r.bytes - WCODEC_STATE_BYTES,
-                        ring, smem);
+                        ring0 + r.table * WC_RING_BYTES, smem);
             if (wc_any(s.x[p] < WCODEC_RANS_L) && err == WC_STATUS_OK) {
                 err = WC_STATUS_BAD_STATE | ((u32)p << 8);
             }
@@ -376,6 +376,12 @@ WC_DEVICE u32 repack_entry(u32 e) {
     return ((e & 0xffu) << 24) | (((e >> 8) & 0xfffu) << 12) | (e >> 20);
 }
 
+// Blocks of 256 threads the compiler must fit on a multiprocessor: a register budget (a
+// benchmark knob, WCODEC_KERNEL_DEFINES; 1 leaves the compiler free).
+#ifndef WC_MIN_BLOCKS
+#define WC_MIN_BLOCKS 1
+#endif
+
 template <int NP>
 WC_DEVICE void decode_block(const DecodeArgs& a) {
     WC_SMEM_DECL;
@@ -397,12 +403,12 @@ WC_DEVICE void decode_block(const DecodeArgs& a) {
     wc_syncthreads();
     const u32 w = wc_warp();
     if (w < b.n_items) {
-        const u32 ring0 = a.max_tables * WC_PROB_SCALE * 4u + w * (u32)NP * WC_RING_BYTES;
+        const u32 ring0 = a.max_tables * WC_PROB_SCALE * 4u + w * a.max_tables * WC_RING_BYTES;
         decode_item<NP>(a, b.first_item + w, wc_smem, ring0);
     }
 }
 
-WC_KERNEL void __launch_bounds__(256) wcodec_decode_p1(const DecodeArgs a) { decode_block<1>(a); }
-WC_KERNEL void __launch_bounds__(256) wcodec_decode_p2(const DecodeArgs a) { decode_block<2>(a); }
-WC_KERNEL void __launch_bounds__(256) wcodec_decode_p4(const DecodeArgs a) { decode_block<4>(a); }
-WC_KERNEL void __launch_bounds__(256) wcodec_decode_p8(const DecodeArgs a) { decode_block<8>(a); }
+WC_KERNEL void __launch_bounds__(256, WC_MIN_BLOCKS) wcodec_decode_p1(const DecodeArgs a) { decode_block<1>(a); }
+WC_KERNEL void __launch_bounds__(256, WC_MIN_BLOCKS) wcodec_decode_p2(const DecodeArgs a) { decode_block<2>(a); }
+WC_KERNEL void __launch_bounds__(256, WC_MIN_BLOCKS) wcodec_decode_p4(const DecodeArgs a) { decode_block<4>(a); }
+WC_KERNEL void __launch_bounds__(256, WC_MIN_BLOCKS) wcodec_decode_p8(const DecodeArgs a) { decode_block<8>(a); }

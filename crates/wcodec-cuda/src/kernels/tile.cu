@@ -14,6 +14,9 @@
 // permutation; a step is `dst | src << 8 | neg << 15 | (u16)c << 16`. Every lane of a warp runs
 // the same step at the same time, so the constant cache broadcasts it.
 //
+// All tiled planes of a group are rebuilt by one launch (a task list), so the tiles of many small
+// planes fill the GPU together.
+//
 // Hostile input: a mode id >= 15 marks the plane corrupt (the lowest such tile is reported) and
 // the tile is skipped; residual bytes are any bytes (every step is a bijection mod 256). Reads and
 // writes stay inside the tile's own ranges, which the host derived from the header's shape.
@@ -77,7 +80,7 @@ WC_DEVICE u32 predict(const u8* row, u32 stride, u32 i, u32 j, u32 pred) {
     return (u32)(p < 0 ? 0 : (p > 255 ? 255 : p));
 }
 
-WC_DEVICE void rebuild_tile(const TileArgs& a, u64 t, u64 tile_cols, u8* buf, u8* tmp, u32* status) {
+WC_DEVICE void rebuild_tile(const TileTask& a, u64 t, u64 tile_cols, u8* buf, u8* tmp, u32* status) {
     const u32 lane = wc_lane();
     const u64 T = a.tile;
     const u64 ti = t / tile_cols, tj = t % tile_cols;
@@ -135,16 +138,23 @@ WC_DEVICE void rebuild_tile(const TileArgs& a, u64 t, u64 tile_cols, u8* buf, u8
 
 WC_KERNEL void __launch_bounds__(128) wcodec_tile_rebuild(const TileArgs a) {
     WC_SMEM_DECL;
+    const TileTask* tasks = (const TileTask*)a.tasks;
+    // The task of this block: the last one starting at or before it (binary search; every
+    // warp of the block finds the same one).
+    const u32 b = blockIdx.x;
+    u32 lo = 0, hi = a.n_tasks;
+    while (hi - lo > 1u) {
+        const u32 mid = (lo + hi) >> 1;
+        if (tasks[mid].first_block <= b) lo = mid; else hi = mid;
+    }
+    const TileTask task = tasks[lo];
     const u32 w = wc_warp();
     u8* buf = wc_smem + w * WC_TILE_WARP_BYTES;
     u8* tmp = buf + WC_TILE_BUF_BYTES + wc_lane() * WC_LINE_STRIDE;
-    const u64 tile_cols = (a.cols + a.tile - 1u) / a.tile;
-    const u64 n_tiles = ((a.rows + a.tile - 1u) / a.tile) * tile_cols;
-    u32* status = (u32*)a.status;
-    for (u64 t = (u64)blockIdx.x * WC_TILE_WARPS + w; t < n_tiles;
-         t += (u64)gridDim.x * WC_TILE_WARPS) {
-        rebuild_tile(a, t, tile_cols, buf, tmp, status);
-    }
+    const u64 tile_cols = (task.cols + task.tile - 1u) / task.tile;
+    const u64 n_tiles = ((task.rows + task.tile - 1u) / task.tile) * tile_cols;
+    const u64 t = (u64)(b - task.first_block) * WC_TILE_WARPS + w;
+    if (t < n_tiles) rebuild_tile(task, t, tile_cols, buf, tmp, (u32*)task.status);
 }
 
 WC_KERNEL void __launch_bounds__(256) wcodec_join(const JoinArgs a) {

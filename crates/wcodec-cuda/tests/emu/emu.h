@@ -43,7 +43,7 @@ inline unsigned long long exchange(unsigned long long v, unsigned from) {
 #define blockIdx (emu::bid)
 #define blockDim (emu::bdim)
 #define gridDim (emu::gdim)
-#define __launch_bounds__(n)
+#define __launch_bounds__(...)
 #define WC_DEVICE static inline
 #define WC_KERNEL extern "C"
 #define WC_SMEM_DECL unsigned char* wc_smem = emu::smem
