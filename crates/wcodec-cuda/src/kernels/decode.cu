@@ -183,12 +183,12 @@ WC_DEVICE u32 rans_step(ItemState<NP>& s, int p, bool active, u8* smem, const u3
     u32 nx = ((ent >> 12) & 0xfffu) * hi + (hi + (ent & 0xfffu));
     const bool need = active && nx < WCODEC_RANS_L;
     const u32 mask = wc_ballot(need);
-    if (need) {
-        // Words past the stream end are read from the ring (shared memory, never out of
-        // bounds); the position check at the next advance reports them.
-        const u32 off = s.st[p].pos + 2u * wc_popc(mask & lanes_below);
-        nx = (nx << 16) | (u32) * (const u16*)(smem + s.st[p].ring + (off & WC_RING_MASK));
-    }
+    // Every lane reads a word, needed or not, and selects: one predicate instead of a
+    // predicated block (fewer instructions). Words past the stream end are read from the ring
+    // (shared memory, never out of bounds); the position check at the next advance reports them.
+    const u32 off = s.st[p].pos + 2u * wc_popc(mask & lanes_below);
+    const u32 w = (u32) * (const u16*)(smem + s.st[p].ring + (off & WC_RING_MASK));
+    nx = need ? (nx << 16) | w : nx;
     if (active) s.x[p] = nx;
     s.st[p].pos += 2u * wc_popc(mask);
     return ent;
