@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -205,3 +206,25 @@ def test_tiles_shrink_a_smooth_tensor_and_report_it(tmp_path: Path) -> None:
     )
     assert only_top["encoded_bytes"] < flat["encoded_bytes"]
     assert torch.equal(wcodec.decode_layer(tmp_path / "top.wcodec", "pos", device="cpu"), q)
+
+
+def test_chunk_symbols_reach_the_encoder(tmp_path: Path) -> None:
+    """`chunk_symbols` is written into the file (and so read back by every decoder), and bad
+    values are refused before anything is written."""
+    t = {"w": torch.randint(-60, 60, (256, 512), dtype=torch.int8)}
+    save_file(t, str(tmp_path / "m.safetensors"))
+    for chunk in (4096, 16384):
+        out = tmp_path / f"c{chunk}.wcodec"
+        wcodec.encode_checkpoint(tmp_path / "m.safetensors", out, chunk_symbols=chunk, tile_size=0)
+        code = "import sys; from wcodec import _wcodec; sys.exit(_wcodec.run_cli('wcodec', sys.argv))"
+        inspect = subprocess.run(
+            [sys.executable, "-c", code, "inspect", str(out), "--json"],
+            check=True, capture_output=True, text=True,
+        )
+        header = json.loads(inspect.stdout)
+        assert {x["chunk_symbols"] for x in header["files"][0]["tensors"]} == {chunk}
+        assert torch.equal(wcodec.decode_layer(out, "w", device="cpu"), t["w"])
+    for bad in (1000, 4095, 3 << 12, 1 << 21, True, "4096"):
+        with pytest.raises(ValueError, match="chunk_symbols"):
+            wcodec.encode_checkpoint(tmp_path / "m.safetensors", tmp_path / "bad.wcodec", chunk_symbols=bad)
+    assert not (tmp_path / "bad.wcodec").exists()

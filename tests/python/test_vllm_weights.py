@@ -90,9 +90,8 @@ def test_gpu_decoder_feeds_cuda_tensors(
     sharded_dir: Path, tmp_path: Path, tensors: dict[str, torch.Tensor], batch_bytes: int
 ) -> None:
     # The sample checkpoint (int8, bf16, fp8, int32 qweight, scales, bool, 0-d, empty) in two
-    # shards, decoded by the GPU decoder (fallback=None: no CPU decode allowed; no tiles, which the
-    # GPU decoder does not reconstruct yet).
-    wcodec.encode_checkpoint(sharded_dir, tmp_path / "sharded.wcodec", tile_size=0)
+    # shards, decoded by the GPU decoder (fallback=None: no CPU decode allowed).
+    wcodec.encode_checkpoint(sharded_dir, tmp_path / "sharded.wcodec")
     got = dict(wv.weights_iterator(tmp_path / "sharded.wcodec", device="cuda", fallback=None, batch_bytes=batch_bytes))
     assert all(t.device.type == "cuda" for t in got.values())
     assert_same({k: v.cpu() for k, v in got.items()}, tensors)
