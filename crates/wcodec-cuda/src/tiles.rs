@@ -150,6 +150,14 @@ impl TileGroup {
             let t = l.tiles.as_ref().expect("tiled job");
             let width = l.planes.len() as u64;
             let n = l.n_symbols;
+            // The kernel's shared-memory tile buffers hold 64 x 64 samples: the header parser
+            // already enforces the format's [4, 64], checked again where memory safety hangs on it.
+            if !(4..=64).contains(&t.grid.tile) {
+                return Err(Error::Internal(format!(
+                    "tensor `{}`: tile size {} outside [4, 64] reached the GPU planner",
+                    job.entry.name, t.grid.tile
+                )));
+            }
             if t.grid.n_tiles() > u64::from(u32::MAX) {
                 return Err(Error::InvalidArgument(format!(
                     "tensor `{}` has {} tiles; the GPU decoder handles up to 2^32 - 1",
