@@ -96,7 +96,7 @@ install-python-vllm: wheel $(VLLM_VENV)/.installed ## `pip install` the wheel in
 
 .PHONY: test-python
 test-python: install-python ## Python lint (ruff) and the package's tests (pytest, hypothesis) against the installed wheel
-	$(TEST_VENV)/bin/ruff check --no-cache python tests/python tests/vllm examples scripts bench/load.py bench/gpu_load.py bench/nvcomp_peer.py
+	$(TEST_VENV)/bin/ruff check --no-cache python tests/python tests/vllm examples scripts bench/load.py bench/gpu_load.py bench/nvcomp_peer.py bench/dfloat11_peer.py bench/make_gpu_data.py
 	$(TEST_VENV)/bin/python -m pytest -p no:cacheprovider
 
 .PHONY: test-vllm
