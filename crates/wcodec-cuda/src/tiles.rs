@@ -236,13 +236,18 @@ impl TileGroup {
                 unreachable!("tiled jobs are planes tensors");
             };
             let t = l.tiles.expect("tiled job");
-            let one = |n_symbols, plane| {
-                TensorStorage::Planes(PlanesLayout {
+            let entry = job.entry;
+            // One plane alone: `n_symbols` symbols decoded to `dst`.
+            let one = |n_symbols, plane, dst, p, modes| Job {
+                entry,
+                storage: TensorStorage::Planes(PlanesLayout {
                     n_symbols,
                     chunk_symbols: l.chunk_symbols,
                     planes: vec![plane],
                     tiles: None,
-                })
+                }),
+                dst,
+                part: Part::Plane { plane: p, modes },
             };
             for (p, ((plane, modes), pp)) in l
                 .planes
@@ -254,34 +259,10 @@ impl TileGroup {
                 let p = p as u32;
                 match (modes, pp.tiled) {
                     (Some(m), Some((res, ids, _))) => {
-                        out.push(Job {
-                            entry: job.entry,
-                            storage: one(t.grid.n_tiles(), m),
-                            dst: base + ids,
-                            part: Part::Plane {
-                                plane: p,
-                                modes: true,
-                            },
-                        });
-                        out.push(Job {
-                            entry: job.entry,
-                            storage: one(l.n_symbols, plane),
-                            dst: base + res,
-                            part: Part::Plane {
-                                plane: p,
-                                modes: false,
-                            },
-                        });
+                        out.push(one(t.grid.n_tiles(), m, base + ids, p, true));
+                        out.push(one(l.n_symbols, plane, base + res, p, false));
                     }
-                    _ => out.push(Job {
-                        entry: job.entry,
-                        storage: one(l.n_symbols, plane),
-                        dst: pp.out.at(base),
-                        part: Part::Plane {
-                            plane: p,
-                            modes: false,
-                        },
-                    }),
+                    _ => out.push(one(l.n_symbols, plane, pp.out.at(base), p, false)),
                 }
             }
         }

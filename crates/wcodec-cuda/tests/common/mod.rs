@@ -107,9 +107,24 @@ pub(crate) fn tensor_bytes(dtype: Dtype, n: usize, seed: u64) -> Vec<u8> {
     }
 }
 
+/// The tensors of one test file: name, dtype, shape, bytes.
+type Data = Vec<(String, Dtype, Vec<u64>, Vec<u8>)>;
+
+/// Builds a safetensors file of `data` and encodes it with `options`.
+fn encode_data(data: &Data, options: &EncodeOptions) -> Vec<u8> {
+    let refs: Vec<(&str, Dtype, &[u64], &[u8])> = data
+        .iter()
+        .map(|(n, d, s, b)| (n.as_str(), *d, s.as_slice(), b.as_slice()))
+        .collect();
+    let source = safetensors::build(&refs, None);
+    let mut out = Cursor::new(Vec::new());
+    encode_bytes(&source, "model.safetensors", options, &mut out, &NoProgress).expect("encodes");
+    out.into_inner()
+}
+
 /// Encodes `(name, dtype, elements, seed)` tensors with `chunk_symbols`.
 pub(crate) fn encode(tensors: &[(&str, Dtype, usize, u64)], chunk_symbols: u64) -> Vec<u8> {
-    let data: Vec<(String, Dtype, Vec<u64>, Vec<u8>)> = tensors
+    let data: Data = tensors
         .iter()
         .map(|&(name, dtype, n, seed)| {
             // `noise*` tensors are uniform bytes: incompressible, stored raw.
@@ -121,24 +136,13 @@ pub(crate) fn encode(tensors: &[(&str, Dtype, usize, u64)], chunk_symbols: u64) 
             (name.to_owned(), dtype, vec![n as u64], bytes)
         })
         .collect();
-    let refs: Vec<(&str, Dtype, &[u64], &[u8])> = data
-        .iter()
-        .map(|(n, d, s, b)| (n.as_str(), *d, s.as_slice(), b.as_slice()))
-        .collect();
-    let source = safetensors::build(&refs, None);
-    let mut out = Cursor::new(Vec::new());
-    encode_bytes(
-        &source,
-        "model.safetensors",
+    encode_data(
+        &data,
         &EncodeOptions {
             chunk_symbols,
             ..EncodeOptions::default()
         },
-        &mut out,
-        &NoProgress,
     )
-    .expect("encodes");
-    out.into_inner()
 }
 
 /// Compares a backend's output with the CPU decoder, tensor by tensor.
@@ -215,22 +219,15 @@ pub(crate) fn encode_tiled(
     chunk_symbols: u64,
     tile: u32,
 ) -> Vec<u8> {
-    let data: Vec<(String, Dtype, Vec<u64>, Vec<u8>)> = tensors
+    let data: Data = tensors
         .iter()
         .map(|&(name, dtype, r, c, seed)| {
             let bytes = smooth_bytes(dtype, r, c, seed);
             (name.to_owned(), dtype, vec![r as u64, c as u64], bytes)
         })
         .collect();
-    let refs: Vec<(&str, Dtype, &[u64], &[u8])> = data
-        .iter()
-        .map(|(n, d, s, b)| (n.as_str(), *d, s.as_slice(), b.as_slice()))
-        .collect();
-    let source = safetensors::build(&refs, None);
-    let mut out = Cursor::new(Vec::new());
-    encode_bytes(
-        &source,
-        "model.safetensors",
+    encode_data(
+        &data,
         &EncodeOptions {
             chunk_symbols,
             tiles: wcodec::TileOptions {
@@ -239,11 +236,7 @@ pub(crate) fn encode_tiled(
             },
             ..EncodeOptions::default()
         },
-        &mut out,
-        &NoProgress,
     )
-    .expect("encodes");
-    out.into_inner()
 }
 
 /// Tiled tensors of every plane count, several tile sizes (edge tiles included: the shapes are
