@@ -29,7 +29,7 @@ fn main() {
         {
             let mut refs: Vec<&mut [u8]> = planes.iter_mut().map(Vec::as_mut_slice).collect();
             if n > 0 {
-                wcodec::planes::split(t.dtype.plane_layout(), &data, &mut refs);
+                wcodec::byte_planes::split(t.dtype.plane_layout(), &data, &mut refs);
             }
         }
         stored += t.stored_bytes as f64;
@@ -40,7 +40,7 @@ fn main() {
             let coded_rans = t
                 .planes
                 .get(p)
-                .is_some_and(|pl| pl.coder == wcodec::plane::Coder::Rans);
+                .is_some_and(|pl| pl.coder == wcodec::plane_coding::Coder::Rans);
             if !coded_rans {
                 raw_loss += n as f64 - h;
                 continue;

@@ -19,7 +19,7 @@
 
 use std::io::Cursor;
 
-use wcodec::plane::{encode_plane, encode_plane_with, plane_histogram, Coder};
+use wcodec::plane_coding::{encode_plane, encode_plane_with, plane_histogram, Coder};
 use wcodec::source::safetensors;
 use wcodec::tensor::{MIN_TILED_SYMBOLS, MIN_TILE_GAIN};
 use wcodec::tile::search::{search, Effort};
@@ -80,7 +80,7 @@ fn planes_of(source: &[u8]) -> Vec<Plane> {
         let mut planes = vec![vec![0u8; n]; width];
         {
             let mut refs: Vec<&mut [u8]> = planes.iter_mut().map(Vec::as_mut_slice).collect();
-            wcodec::planes::split(layout, data, &mut refs);
+            wcodec::byte_planes::split(layout, data, &mut refs);
         }
         for (p, bytes) in planes.into_iter().enumerate() {
             if (n as u64) < MIN_TILED_SYMBOLS {

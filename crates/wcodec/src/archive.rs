@@ -10,6 +10,7 @@ use crate::format::header::{Header, TensorEntry};
 use crate::format::preamble::Preamble;
 use crate::io::{map_file, Mapped};
 use crate::layout::{tensor_storage, TensorStorage};
+use crate::load::{decode_windows, ReadAt, WINDOW_BYTES};
 use crate::progress::Progress;
 use crate::source::safetensors;
 use crate::tensor::{decode_tensor_into, decode_tensors_into};
@@ -20,7 +21,10 @@ pub const DECODE_BATCH_BYTES: u64 = 32 << 20;
 
 /// An open `.wcodec` file.
 pub struct Archive {
+    /// The file image; empty when opened with [`Archive::open_unmapped`].
     bytes: Mapped,
+    /// The open file, for positional reads of whole checkpoints (`None` for in-memory images).
+    file: Option<std::fs::File>,
     preamble: Preamble,
     header: Header,
     index: std::collections::HashMap<String, usize>,
@@ -32,9 +36,75 @@ impl Archive {
     /// decoded).
     pub fn open(path: &Path) -> Result<Archive> {
         let bytes = map_file(path)?;
-        let mut a = Archive::parse(bytes)?;
+        let mut a = Archive::parse(bytes).map_err(|e| e.in_file(path))?;
+        a.file = Some(std::fs::File::open(path).map_err(|e| Error::io("open", path, e))?);
         a.path = Some(path.to_path_buf());
         Ok(a)
+    }
+
+    /// Opens a file for bulk loading without mapping it: the preamble and the header are read
+    /// with two positional reads (the header is capped by the format), and tensor data only
+    /// through [`Archive::read_at`] and [`Archive::decode_many_into`]. The padding between
+    /// tensor regions is not read; [`Archive::image`] is empty, so single-tensor calls
+    /// ([`Archive::decode_into`], [`Archive::tensor_storage`]) fail with a truncation error:
+    /// use [`Archive::open`] for random access.
+    pub fn open_unmapped(path: &Path) -> Result<Archive> {
+        let file = std::fs::File::open(path).map_err(|e| Error::io("open", path, e))?;
+        let size = file
+            .metadata()
+            .map_err(|e| Error::io("stat", path, e))?
+            .len();
+        let mut head = vec![0u8; size.min(crate::format::PREAMBLE_BYTES) as usize];
+        file.read_exact_at(&mut head, 0)
+            .map_err(|e| Error::io("read", path, e))?;
+        let preamble = Preamble::parse_head(&head, size)?;
+        let mut stored = vec![
+            0u8;
+            usize::try_from(preamble.header_stored_bytes)
+                .map_err(|_| Error::corrupt("header too large"))?
+        ];
+        file.read_exact_at(&mut stored, preamble.header_offset)
+            .map_err(|e| Error::io("read", path, e))?;
+        let header = Header::unpack(&stored, &preamble)?;
+        if header.source.format == "safetensors" {
+            check_safetensors_source(&header)?;
+        }
+        let index = header
+            .tensors
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.name.clone(), i))
+            .collect();
+        Ok(Archive {
+            bytes: Mapped::Empty,
+            file: Some(file),
+            preamble,
+            header,
+            index,
+            path: Some(path.to_path_buf()),
+        })
+    }
+
+    /// Whether the file image is in memory (mapped or owned), i.e. single tensors can be
+    /// decoded; false after [`Archive::open_unmapped`].
+    pub fn is_mapped(&self) -> bool {
+        !matches!(self.bytes, Mapped::Empty) || self.preamble.file_bytes == 0
+    }
+
+    /// The source of positional reads of the file's bytes: the open file (explicit reads, no
+    /// page faults), or the in-memory image.
+    pub fn reader(&self) -> &dyn ReadAt {
+        match &self.file {
+            Some(f) => f,
+            None => &self.bytes,
+        }
+    }
+
+    /// Reads file bytes at `offset` into `buf` (a positional read of the open file).
+    pub fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
+        self.reader()
+            .read_exact_at(buf, offset)
+            .map_err(|e| Error::io("read", self.path.clone().unwrap_or_default(), e))
     }
 
     /// Parses a file image held in memory.
@@ -58,6 +128,7 @@ impl Archive {
             .collect();
         Ok(Archive {
             bytes,
+            file: None,
             preamble,
             header,
             index,
@@ -104,7 +175,15 @@ impl Archive {
             .tensors
             .get(index)
             .ok_or_else(|| Error::TensorNotFound(format!("#{index}")))?;
-        tensor_storage(entry, &self.bytes)
+        self.named(tensor_storage(entry, &self.bytes))
+    }
+
+    /// `r`, its error naming this archive's file (when it was opened from one).
+    fn named<T>(&self, r: Result<T>) -> Result<T> {
+        match &self.path {
+            Some(path) => r.map_err(|e| e.in_file(path)),
+            None => r,
+        }
     }
 
     /// Index of the tensor called `name`.
@@ -122,12 +201,14 @@ impl Archive {
             .tensors
             .get(index)
             .ok_or_else(|| Error::TensorNotFound(format!("#{index}")))?;
-        decode_tensor_into(entry, &self.bytes, out)
+        self.named(decode_tensor_into(entry, &self.bytes, out))
     }
 
     /// Decodes several tensors at once, each into its own buffer (exactly `raw_bytes` long),
     /// checking every checksum. Chunks of all the tensors are decoded in one parallel pass, so a
-    /// checkpoint of many small tensors keeps every core busy (loading a whole state dict).
+    /// checkpoint of many small tensors keeps every core busy (loading a whole state dict). A
+    /// file opened from a path is read with positional reads, in windows of
+    /// [`WINDOW_BYTES`] (see [`crate::load`]), not through the map.
     pub fn decode_many_into(&self, jobs: Vec<(usize, &mut [u8])>) -> Result<()> {
         let jobs = jobs
             .into_iter()
@@ -139,7 +220,40 @@ impl Archive {
                     .ok_or_else(|| Error::TensorNotFound(format!("#{index}")))
             })
             .collect::<Result<Vec<_>>>()?;
-        decode_tensors_into(&self.bytes, jobs)
+        let result = match &self.file {
+            // Explicit positional reads in windows, the next read while the current decodes:
+            // no bulk reading through page faults of the map.
+            Some(f) => decode_windows(
+                f,
+                self.path.as_deref().unwrap_or(Path::new("")),
+                jobs,
+                WINDOW_BYTES,
+            ),
+            None => decode_tensors_into(&self.bytes, jobs),
+        };
+        self.named(result)
+    }
+
+    /// Decodes bytes `[start, start + out.len())` of tensor `index` into `out`, decoding only
+    /// the chunks (and rows of tiles) that cover them; see [`crate::slice`] for what a partial
+    /// decode verifies (not the whole-tensor checksum).
+    pub fn decode_range_into(
+        &self,
+        index: usize,
+        start: u64,
+        out: &mut [u8],
+    ) -> Result<crate::slice::RangeStats> {
+        let entry = self
+            .header
+            .tensors
+            .get(index)
+            .ok_or_else(|| Error::TensorNotFound(format!("#{index}")))?;
+        self.named(crate::slice::decode_range_into(
+            entry,
+            &self.bytes,
+            start,
+            out,
+        ))
     }
 
     /// Per plane of tensor `index`: how many tiles use each mode, indexed by mode id
@@ -151,7 +265,7 @@ impl Archive {
             .tensors
             .get(index)
             .ok_or_else(|| Error::TensorNotFound(format!("#{index}")))?;
-        crate::tensor::tile_mode_counts(entry, &self.bytes)
+        self.named(crate::tensor::tile_mode_counts(entry, &self.bytes))
     }
 
     /// Decodes tensor `index` into a new buffer.
@@ -190,7 +304,14 @@ impl Archive {
                 self.header.source.format
             )));
         }
-        let io_err = |e| Error::io("write", self.path.clone().unwrap_or_default(), e);
+        // `w` has no path; the file being rebuilt is the one named.
+        let io_err = |e| {
+            Error::io(
+                "write the rebuilt source of",
+                self.path.clone().unwrap_or_default(),
+                e,
+            )
+        };
         progress.start(self.source_bytes());
         let prefix = safetensors::prefix(&self.header.source.header);
         w.write_all(&prefix).map_err(io_err)?;
@@ -223,7 +344,7 @@ impl Archive {
                 .into_iter()
                 .map(|(i, part)| (&self.header.tensors[i], part))
                 .collect();
-            decode_tensors_into(&self.bytes, jobs)?;
+            self.named(decode_tensors_into(&self.bytes, jobs))?;
             w.write_all(&buf[..total]).map_err(io_err)?;
             progress.advance(total as u64);
         }

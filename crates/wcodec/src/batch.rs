@@ -1,12 +1,13 @@
 //! Grouping consecutive tensors into batches of bounded size: each batch is processed in
 //! parallel and written out in order, so memory stays bounded by one batch (or one tensor larger
-//! than the budget) whatever the checkpoint size.
+//! than the budget) whatever the checkpoint size. The one grouping rule of the workspace: the
+//! encoder, the file decoder and the GPU decoder's tile scratch (`wcodec-cuda`) all use it.
 
 use std::ops::Range;
 
 /// Consecutive index ranges whose sizes add up to at most `budget` (a single item larger than
 /// the budget forms its own batch).
-pub(crate) fn batch_ranges(sizes: impl IntoIterator<Item = u64>, budget: u64) -> Vec<Range<usize>> {
+pub fn batch_ranges(sizes: impl IntoIterator<Item = u64>, budget: u64) -> Vec<Range<usize>> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut acc = 0u64;

@@ -1,7 +1,12 @@
 //! Model directories (format.md §7): `*.safetensors` files are encoded one `.wcodec` file each,
-//! everything else (config, tokenizer, index, README, sub-folders) is copied unchanged; decoding
-//! restores every file. The output directory is built under a temporary name and renamed into
-//! place, so a failed run leaves nothing half-written.
+//! a safetensors shard index `X.safetensors.index.json` becomes `X.wcodec.index.json` (pointing
+//! at the `.wcodec` shards and holding the original index verbatim), everything else (config,
+//! tokenizer, README, sub-folders) is copied unchanged; decoding restores every file. No
+//! `*.safetensors.index.json` is left in an encoded directory: tools that find one (vLLM,
+//! Transformers) would try to load the `.safetensors` shards it lists, which are not there.
+//!
+//! The output directory is built under a temporary name and renamed into place, so a failed run
+//! leaves nothing half-written.
 
 use std::fs::File;
 use std::io::BufWriter;
@@ -9,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use crate::archive::Archive;
 use crate::decoder::{decode_file, write_checked, DecodeOptions, DecodeStats};
-use crate::encoder::{encode_bytes, encode_file, EncodeOptions, EncodeStats};
+use crate::encoder::{check_cancelled, encode_bytes, encode_file, EncodeOptions, EncodeStats};
 use crate::error::{Error, Result};
 use crate::io::{check_output, map_file, replace, temp_path_for};
 use crate::progress::Progress;
@@ -18,8 +23,15 @@ use crate::progress::Progress;
 pub const WCODEC_EXT: &str = "wcodec";
 /// The Hugging Face shard index.
 pub const SOURCE_INDEX: &str = "model.safetensors.index.json";
-/// The index wcodec adds beside it, pointing at `.wcodec` shards.
+/// The index wcodec writes in its place, pointing at `.wcodec` shards.
 pub const WCODEC_INDEX: &str = "model.wcodec.index.json";
+/// How a safetensors shard index's name ends (`model.safetensors.index.json`,
+/// `diffusion_pytorch_model.safetensors.index.json`, …).
+const SOURCE_INDEX_SUFFIX: &str = ".safetensors.index.json";
+/// How the name of the index wcodec writes in its place ends.
+const WCODEC_INDEX_SUFFIX: &str = ".wcodec.index.json";
+/// The key of a wcodec index that holds the original safetensors index.
+const RESTORES_KEY: &str = "wcodec_restores";
 /// Symlinked directories are followed; this bounds a cycle.
 const MAX_DEPTH: usize = 32;
 
@@ -96,6 +108,10 @@ impl Progress for Nested<'_> {
     fn advance(&self, bytes: u64) {
         self.0.advance(bytes);
     }
+
+    fn cancelled(&self) -> bool {
+        self.0.cancelled()
+    }
 }
 
 /// A directory being built under a temporary name.
@@ -150,7 +166,7 @@ pub fn encode_dir(
     let files = list_files(input)?;
     if let Some(f) = files
         .iter()
-        .find(|f| has_ext(f, WCODEC_EXT) || f.file_name().is_some_and(|n| n == WCODEC_INDEX))
+        .find(|f| has_ext(f, WCODEC_EXT) || name_ends_with(f, WCODEC_INDEX_SUFFIX))
     {
         return Err(Error::InvalidInput(format!(
             "`{}` is already wcodec output",
@@ -163,9 +179,12 @@ pub fn encode_dir(
         .map(|f| std::fs::metadata(input.join(f)).map_or(0, |m| m.len()))
         .sum();
     progress.start(total);
+    check_cancelled(progress)?;
     let staging = StagingDir::create(output)?;
     let mut stats = EncodeStats::default();
     for rel in &files {
+        // Copies advance no bytes; a directory of many small files still stops promptly.
+        check_cancelled(progress)?;
         let src = input.join(rel);
         if has_ext(rel, "safetensors") {
             let dst = staging.file(&rel.with_extension(WCODEC_EXT))?;
@@ -177,40 +196,55 @@ pub fn encode_dir(
             let file = File::create(&dst).map_err(|e| Error::io("create", &dst, e))?;
             let mut w = BufWriter::with_capacity(1 << 20, file);
             let s = encode_bytes(&bytes, &name, options, &mut w, &Nested(progress))
-                .map_err(|e| in_file(e, &src))?;
+                .map_err(|e| e.in_file(&src))?;
             w.into_inner()
                 .map_err(|e| Error::io("write", &dst, e.into_error()))?;
             stats.add(&s);
+        } else if let Some(name) = wcodec_index_name(rel) {
+            let (index, original) = wcodec_index(&src)?;
+            let dst = staging.file(&rel.with_file_name(name))?;
+            std::fs::write(&dst, &index).map_err(|e| Error::io("write", &dst, e))?;
+            stats.original_bytes += original;
+            stats.encoded_bytes += index.len() as u64;
+            stats.bound_bytes += original;
         } else {
             let n = copy(&src, &staging.file(rel)?)?;
             stats.original_bytes += n;
             stats.encoded_bytes += n;
             stats.bound_bytes += n;
-            if rel.file_name().is_some_and(|n| n == SOURCE_INDEX) {
-                let index = wcodec_index(&src)?;
-                let dst = staging.file(&rel.with_file_name(WCODEC_INDEX))?;
-                std::fs::write(&dst, index).map_err(|e| Error::io("write", &dst, e))?;
-            }
         }
     }
     staging.commit(output)?;
     Ok(stats)
 }
 
-/// Names the file an error happened in, unless the error already names a path.
-fn in_file(e: Error, path: &Path) -> Error {
-    match e {
-        Error::Io { .. } => e,
-        other => Error::InvalidInput(format!("`{}`: {other}", path.display())),
-    }
+fn name_ends_with(path: &Path, suffix: &str) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.len() > suffix.len() && n.ends_with(suffix))
 }
 
-/// The shard index with every weight pointing at the `.wcodec` shard.
-fn wcodec_index(src: &Path) -> Result<Vec<u8>> {
-    let text = std::fs::read(src).map_err(|e| Error::io("read", src, e))?;
-    let mut index: serde_json::Value = serde_json::from_slice(&text)
-        .map_err(|e| Error::source("safetensors index", format!("`{}`: {e}", src.display())))?;
-    if let Some(map) = index
+/// `X.wcodec.index.json` for a safetensors shard index `X.safetensors.index.json`.
+fn wcodec_index_name(rel: &Path) -> Option<String> {
+    let name = rel.file_name()?.to_str()?;
+    let stem = name.strip_suffix(SOURCE_INDEX_SUFFIX)?;
+    (!stem.is_empty()).then(|| format!("{stem}{WCODEC_INDEX_SUFFIX}"))
+}
+
+/// The wcodec index for the safetensors index at `src`: its `metadata`, its `weight_map` with
+/// every shard renamed to `.wcodec`, and under [`RESTORES_KEY`] the original's name and text,
+/// verbatim, from which decoding restores it byte for byte. Returns the index and the size of
+/// the original.
+fn wcodec_index(src: &Path) -> Result<(Vec<u8>, u64)> {
+    let bytes = std::fs::read(src).map_err(|e| Error::io("read", src, e))?;
+    let fail = |detail: String| Error::source("safetensors index", detail).in_file(src);
+    let text = std::str::from_utf8(&bytes).map_err(|e| fail(e.to_string()))?;
+    let mut index: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| fail(e.to_string()))?;
+    let Some(object) = index.as_object_mut() else {
+        return Err(fail("not a JSON object".into()));
+    };
+    if let Some(map) = object
         .get_mut("weight_map")
         .and_then(serde_json::Value::as_object_mut)
     {
@@ -220,9 +254,52 @@ fn wcodec_index(src: &Path) -> Result<Vec<u8>> {
             }
         }
     }
+    let name = src
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    object.insert(
+        RESTORES_KEY.into(),
+        serde_json::json!({ "file_name": name, "text": text }),
+    );
     let mut out = serde_json::to_vec_pretty(&index).expect("serialises");
     out.push(b'\n');
-    Ok(out)
+    Ok((out, bytes.len() as u64))
+}
+
+/// What a wcodec index restores: the original safetensors index's file name and bytes. `None`
+/// for an index written before wcodec kept the original inside it (the original was then copied
+/// beside it and is restored as an ordinary file).
+pub fn restored_index(path: &Path) -> Result<Option<(String, Vec<u8>)>> {
+    let bytes = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
+    let index: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+        Error::corrupt(format!("wcodec index is not valid JSON: {e}")).in_file(path)
+    })?;
+    let Some(restores) = index.get(RESTORES_KEY) else {
+        return Ok(None);
+    };
+    let name = restores
+        .get("file_name")
+        .and_then(serde_json::Value::as_str);
+    let text = restores.get("text").and_then(serde_json::Value::as_str);
+    match (name, text) {
+        (Some(name), Some(text)) if is_plain_file_name(name) && name.ends_with(SOURCE_INDEX_SUFFIX) => {
+            Ok(Some((name.to_owned(), text.as_bytes().to_vec())))
+        }
+        _ => Err(Error::corrupt(format!(
+            "`{RESTORES_KEY}` must hold the `file_name` (ending in `{SOURCE_INDEX_SUFFIX}`) and `text` of the original index"
+        ))
+        .in_file(path)),
+    }
+}
+
+/// Whether a file index is a wcodec index (`X.wcodec.index.json`).
+pub fn is_wcodec_index(rel: &Path) -> bool {
+    name_ends_with(rel, WCODEC_INDEX_SUFFIX)
+}
+
+fn is_plain_file_name(name: &str) -> bool {
+    !(name.is_empty() || name.contains(['/', '\\']) || name == "." || name == "..")
 }
 
 /// Decodes an encoded model directory.
@@ -256,7 +333,7 @@ pub fn decode_dir(
     let mut stats = DecodeStats::default();
     for (rel, archive) in &archives {
         let name = &archive.header().source.file_name;
-        if name.is_empty() || name.contains(['/', '\\']) || name == "." || name == ".." {
+        if !is_plain_file_name(name) {
             return Err(Error::corrupt(format!(
                 "`{}` names an invalid source file `{name}`",
                 rel.display()
@@ -266,13 +343,22 @@ pub fn decode_dir(
         let file = File::create(&dst).map_err(|e| Error::io("create", &dst, e))?;
         let mut w = BufWriter::with_capacity(1 << 20, file);
         let s = write_checked(archive, &mut w, &Nested(progress))
-            .map_err(|e| in_file(e, &input.join(rel)))?;
+            .map_err(|e| e.in_file(&input.join(rel)))?;
         w.into_inner()
             .map_err(|e| Error::io("write", &dst, e.into_error()))?;
         stats.add(&s);
     }
     for rel in files.iter().filter(|f| !has_ext(f, WCODEC_EXT)) {
-        if rel.file_name().is_some_and(|n| n == WCODEC_INDEX) {
+        if is_wcodec_index(rel) {
+            // An older encoded directory kept the original index beside this one: it is copied
+            // below as an ordinary file.
+            if let Some((name, text)) = restored_index(&input.join(rel))? {
+                let dst = claim(rel.with_file_name(name))?;
+                std::fs::write(&dst, &text).map_err(|e| Error::io("write", &dst, e))?;
+                let n = text.len() as u64;
+                stats.encoded_bytes += n;
+                stats.decoded_bytes += n;
+            }
             continue;
         }
         let n = copy(&input.join(rel), &claim(rel.clone())?)?;

@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 
 /// How the bytes of one element are turned into plane symbols (format.md §4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PlaneLayout {
+pub enum PlaneSplit {
     /// One plane: the tensor's bytes as they are.
     Bytes,
     /// `width` planes of the little-endian word's bytes, most significant first.
@@ -21,12 +21,12 @@ pub enum PlaneLayout {
     },
 }
 
-impl PlaneLayout {
+impl PlaneSplit {
     /// Number of planes (= bytes per word).
     pub fn n_planes(self) -> usize {
         match self {
-            PlaneLayout::Bytes => 1,
-            PlaneLayout::Integer { width } | PlaneLayout::Float { width } => width,
+            PlaneSplit::Bytes => 1,
+            PlaneSplit::Integer { width } | PlaneSplit::Float { width } => width,
         }
     }
 }
@@ -59,7 +59,7 @@ macro_rules! dtypes {
             }
 
             /// How elements of this dtype are split into planes.
-            pub fn plane_layout(self) -> PlaneLayout {
+            pub fn plane_layout(self) -> PlaneSplit {
                 match self { $(Dtype::$variant => $layout),* }
             }
 
@@ -74,7 +74,7 @@ macro_rules! dtypes {
     };
 }
 
-use PlaneLayout::{Bytes, Float, Integer};
+use PlaneSplit::{Bytes, Float, Integer};
 
 dtypes! {
     Bool = "BOOL", 8, Bytes;
@@ -137,7 +137,7 @@ mod tests {
     fn plane_count_matches_width() {
         for &d in Dtype::ALL {
             let layout = d.plane_layout();
-            if layout != PlaneLayout::Bytes {
+            if layout != PlaneSplit::Bytes {
                 assert_eq!(
                     layout.n_planes() as u64 * 8,
                     if d == Dtype::C64 { 32 } else { d.bits() }

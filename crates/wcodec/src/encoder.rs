@@ -223,6 +223,7 @@ fn encode_tensors<W: Write + Seek>(
     let c = options.chunk_symbols as usize;
     let io_err = |e| Error::io("write", file_name, e);
     progress.start(st.data.len() as u64);
+    check_cancelled(progress)?;
     w.write_all(&[0u8; PREAMBLE_BYTES as usize])
         .map_err(io_err)?;
     let mut pos = PREAMBLE_BYTES;
@@ -254,10 +255,20 @@ fn encode_tensors<W: Write + Seek>(
                 tiles.bytes_saved += e.tiles.bytes_saved;
             }
             progress.advance(entry.raw_bytes);
+            check_cancelled(progress)?;
             entries.push(entry);
         }
     }
     Ok((entries, pos, bound, tiles))
+}
+
+/// [`Error::Cancelled`] when the caller asked to stop.
+pub(crate) fn check_cancelled(progress: &dyn Progress) -> Result<()> {
+    if progress.cancelled() {
+        Err(Error::Cancelled)
+    } else {
+        Ok(())
+    }
 }
 
 fn write_region<W: Write>(

@@ -3,7 +3,7 @@
 //! Variants say what went wrong in terms a caller can act on; fields carry the evidence (what was
 //! found, what was expected, which tensor). Messages are lowercase with no trailing period.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Everything that can go wrong while reading, writing, encoding or decoding.
 #[derive(Debug, thiserror::Error)]
@@ -99,12 +99,67 @@ pub enum Error {
     /// The caller asked for something impossible (bad option, output equals input, …).
     #[error("invalid input: {0}")]
     InvalidInput(String),
+    /// The caller stopped the operation through its [`crate::Progress`] sink
+    /// ([`crate::Progress::cancelled`]); no output was left behind.
+    #[error("cancelled by the caller")]
+    Cancelled,
+    /// An error about one file's contents, with the file's path: the message names the file,
+    /// says what is wrong in plain terms, then the codec's detail, then what to do about it.
+    /// [`Error::root`] is the error underneath.
+    // `error` is not named `source`, so that chains printed with `{:#}` do not repeat it.
+    #[error("{}", in_file_message(path, error))]
+    InFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        error: Box<Error>,
+    },
 }
 
 /// Result alias of the core library.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// The error underneath any file context: what callers match on to classify an error.
+    #[must_use]
+    pub fn root(&self) -> &Error {
+        match self {
+            Error::InFile { error, .. } => error.root(),
+            other => other,
+        }
+    }
+
+    /// The file this error is about, where it names one.
+    #[must_use]
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Error::InFile { path, .. } | Error::Io { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+
+    /// This error, naming `path` when it is about the contents of that file (damaged, truncated,
+    /// not a wcodec file, a newer version, …). Errors that name a path already, and the
+    /// caller's own mistakes (a bad argument, an unknown tensor name), are returned unchanged.
+    #[must_use]
+    pub fn in_file(self, path: &Path) -> Error {
+        match self {
+            Error::NotWcodec { .. }
+            | Error::Truncated { .. }
+            | Error::UnsupportedVersion { .. }
+            | Error::Corrupt(_)
+            | Error::CorruptTensor { .. }
+            | Error::Checksum { .. }
+            | Error::InvalidSource { .. }
+            | Error::UnsupportedDtype(_)
+            | Error::Unsupported(_) => Error::InFile {
+                path: path.to_path_buf(),
+                error: Box::new(self),
+            },
+            other => other,
+        }
+    }
+
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {
             op,
@@ -130,4 +185,42 @@ impl Error {
             detail: detail.into(),
         }
     }
+}
+
+/// `` `path`: what is wrong (detail); what to do ``. The first words are for the person who has
+/// to act (which file, damaged or just incomplete); the codec's own words follow in parentheses.
+fn in_file_message(path: &Path, error: &Error) -> String {
+    let path = path.display();
+    let (what, todo) = match error {
+        Error::NotWcodec { .. } => (
+            "is not a .wcodec file",
+            "pass a file written by wcodec-encode (plain .safetensors files load without wcodec)",
+        ),
+        Error::Truncated { .. } => (
+            "is incomplete, cut short while downloading or copying",
+            "download or copy it again",
+        ),
+        Error::UnsupportedVersion { .. } => (
+            "was written by a newer wcodec than this one",
+            "upgrade wcodec (`pip install -U wcodec`)",
+        ),
+        Error::Corrupt(_) | Error::CorruptTensor { .. } | Error::Checksum { .. } => (
+            "is damaged",
+            "download it again, or encode the original checkpoint again with wcodec-encode",
+        ),
+        Error::InvalidSource { .. } => (
+            "is not a valid checkpoint file",
+            "download the original file again",
+        ),
+        Error::UnsupportedDtype(_) => (
+            "uses a dtype this build of wcodec cannot read",
+            "upgrade wcodec (`pip install -U wcodec`)",
+        ),
+        Error::Unsupported(_) => (
+            "uses a feature this decoder lacks",
+            "decode it with the CPU decoder",
+        ),
+        other => return format!("`{path}`: {other}"),
+    };
+    format!("`{path}` {what} ({error}); {todo}")
 }

@@ -3,7 +3,7 @@
 //! upload the bytes and launch its kernels.
 //!
 //! The layout is produced by the same validating parser as the CPU decoder
-//! ([`crate::plane::PlaneView::parse`]), so every offset and size in it has been checked against
+//! ([`crate::plane_coding::PlaneView::parse`]), so every offset and size in it has been checked against
 //! the file: padding is zero, chunk sizes obey the format's rules, and every span lies inside its
 //! plane, its tensor region and the file. What it does *not* check is the content of rANS
 //! chunks (states and words), nor the mode ids of tiled planes; a decoder checks those while
@@ -11,7 +11,7 @@
 
 use crate::error::{Error, Result};
 use crate::format::header::{Encoding, TensorEntry};
-use crate::plane::PlaneView;
+use crate::plane_coding::PlaneView;
 use crate::rans::freq::DecodeTable;
 use crate::tensor::stream_views;
 use crate::tile::{plane_bias, Grid};

@@ -10,10 +10,10 @@
 //! * [`verify()`] compares an original checkpoint with a decoded one.
 //!
 //! The format is specified in `docs/format.md`; this crate is its reference implementation.
-//! Module map: [`format`] (container), [`source`] (safetensors), [`dtype`] and [`planes`]
+//! Module map: [`format`] (container), [`source`] (safetensors), [`dtype`] and [`byte_planes`]
 //! (symbols), [`tile`] (per-tile prediction and reversible transforms), [`rans`] (entropy
-//! coder), [`plane`] and [`tensor`] (chunked coding), [`encoder`], [`archive`] and [`decoder`]
-//! (files), [`dir`] (model directories), [`layout`] (where each chunk lies, for decoders outside
+//! coder), [`plane_coding`] and [`tensor`] (chunked coding), [`encoder`], [`archive`] and [`decoder`]
+//! (files), [`slice`] (partial decodes of a byte range), [`dir`] (model directories), [`layout`] (where each chunk lies, for decoders outside
 //! this crate such as the GPU one).
 //!
 //! Tiles are on by default ([`EncodeOptions::tiles`], [`TileOptions`]); a file in which no
@@ -22,7 +22,9 @@
 #![warn(missing_docs)]
 
 pub mod archive;
-mod batch;
+pub mod batch;
+pub mod buffer;
+pub mod byte_planes;
 pub mod checksum;
 pub mod decoder;
 pub mod dir;
@@ -32,12 +34,15 @@ pub mod error;
 pub mod format;
 pub mod io;
 pub mod layout;
-pub mod plane;
-pub mod planes;
+pub mod load;
+pub mod plane_coding;
 pub mod progress;
 pub mod rans;
+pub mod slice;
 pub mod source;
 pub mod tensor;
+#[cfg(test)]
+mod test_rng;
 pub mod tile;
 pub mod verify;
 

@@ -3,15 +3,17 @@
 
 use rayon::prelude::*;
 
-use crate::dtype::{Dtype, PlaneLayout};
+use crate::buffer;
+use crate::byte_planes;
+use crate::dtype::{Dtype, PlaneSplit};
 use crate::error::{Error, Result};
 use crate::format::header::{Encoding, TensorEntry};
 use crate::format::REGION_ALIGN;
-use crate::plane::{
+use crate::plane_coding::{
     encode_plane, encode_plane_with, plane_histogram, Coder, EncodedPlane, PlaneView, StoredBytes,
 };
-use crate::planes;
 use crate::rans::decode::decode_pair;
+use crate::rans::ChunkError;
 use crate::tile::codec::{check_modes, mode_counts, predicted_tiles, reconstruct_into};
 use crate::tile::search::{search, Effort};
 use crate::tile::{plane_bias, Grid, Mode, TileOptions, N_MODES};
@@ -246,7 +248,7 @@ fn tile_plane(
 }
 
 /// Splits into planes in parallel, one chunk-sized element range per task.
-fn split_planes(layout: PlaneLayout, data: &[u8], chunk_symbols: usize) -> Vec<Vec<u8>> {
+fn split_planes(layout: PlaneSplit, data: &[u8], chunk_symbols: usize) -> Vec<Vec<u8>> {
     let width = layout.n_planes();
     let n = data.len() / width;
     let mut planes = vec![vec![0u8; n]; width];
@@ -260,13 +262,13 @@ fn split_planes(layout: PlaneLayout, data: &[u8], chunk_symbols: usize) -> Vec<V
     }
     rows.into_par_iter()
         .zip(data.par_chunks(chunk_symbols * width))
-        .for_each(|(mut parts, src)| planes::split(layout, src, &mut parts));
+        .for_each(|(mut parts, src)| byte_planes::split(layout, src, &mut parts));
     planes
 }
 
 /// Decodes the tensor `entry` of the file `file` into `out` and verifies its checksum.
 pub fn decode_tensor_into(entry: &TensorEntry, file: &[u8], out: &mut [u8]) -> Result<()> {
-    check_buffer(entry, out)?;
+    buffer::check_size(entry, out.len() as u64)?;
     match entry.encoding {
         Encoding::Raw => out.copy_from_slice(region(entry, file, entry.offset, entry.raw_bytes)?),
         Encoding::Planes => {
@@ -291,7 +293,7 @@ pub fn decode_tensors_into(file: &[u8], jobs: Vec<(&TensorEntry, &mut [u8])>) ->
     let mut pooled = Vec::new();
     let mut others = Vec::new();
     for (entry, out) in jobs {
-        check_buffer(entry, out)?;
+        buffer::check_size(entry, out.len() as u64)?;
         if entry.encoding == Encoding::Planes && entry.planes.len() == 1 && !entry.is_tiled() {
             pooled.push((entry, out));
         } else {
@@ -317,8 +319,9 @@ pub fn decode_tensors_into(file: &[u8], jobs: Vec<(&TensorEntry, &mut [u8])>) ->
     while let Some(a) = it.next() {
         pairs.push((a, it.next()));
     }
-    let fail =
-        |t: usize, k: usize, e: &str| Error::tensor(&entries[t].name, format!("chunk {k}: {e}"));
+    let fail = |t: usize, k: usize, e: ChunkError| {
+        Error::tensor(&entries[t].name, format!("chunk {k}: {e}"))
+    };
     pairs.into_par_iter().try_for_each(|((ta, ka, oa), b)| {
         let c = |t: usize| entries[t].chunk_symbols.unwrap_or_default() as usize;
         let single = |t: usize, k: usize, o: &mut [u8]| {
@@ -345,17 +348,6 @@ pub fn decode_tensors_into(file: &[u8], jobs: Vec<(&TensorEntry, &mut [u8])>) ->
         .par_iter()
         .zip(outs.par_iter())
         .try_for_each(|(e, out)| verify_checksum(e, out))
-}
-
-fn check_buffer(entry: &TensorEntry, out: &[u8]) -> Result<()> {
-    if out.len() as u64 != entry.raw_bytes {
-        return Err(Error::BufferSize {
-            tensor: entry.name.clone(),
-            expected: entry.raw_bytes,
-            found: out.len() as u64,
-        });
-    }
-    Ok(())
 }
 
 fn region<'f>(entry: &TensorEntry, file: &'f [u8], offset: u64, len: u64) -> Result<&'f [u8]> {
@@ -472,7 +464,7 @@ fn decode_tiled(
         .for_each(|(k, o)| {
             let m = o.len() / width;
             let parts: Vec<&[u8]> = refs.iter().map(|r| &r[k * c..k * c + m]).collect();
-            planes::join(layout, &parts, o);
+            byte_planes::join(layout, &parts, o);
         });
     Ok(())
 }
@@ -523,7 +515,7 @@ fn verify_checksum(entry: &TensorEntry, out: &[u8]) -> Result<()> {
 /// `2j + 1` of all planes (a pair decodes faster than two singles) into a small scratch buffer
 /// and joins them straight into `out`.
 fn decode_planes(
-    layout: PlaneLayout,
+    layout: PlaneSplit,
     views: &[PlaneView<'_>],
     c: usize,
     out: &mut [u8],
@@ -563,7 +555,7 @@ fn decode_planes(
                             PlaneView::Rans { .. } => &p[half * c..half * c + n],
                         })
                         .collect();
-                    planes::join(layout, &refs, o);
+                    byte_planes::join(layout, &refs, o);
                 }
                 Ok(())
             },

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::archive::Archive;
-use crate::dir::{list_files, WCODEC_EXT, WCODEC_INDEX};
+use crate::dir::{is_wcodec_index, list_files, restored_index, WCODEC_EXT};
 use crate::dtype::Dtype;
 use crate::error::{Error, Result};
 use crate::io::map_file;
@@ -68,10 +68,13 @@ fn pair_dir(original: &Path, decoded: &Path) -> Result<Vec<(String, PathBuf, Pat
     let decoded_files = list_files(decoded)?;
     let mut map = std::collections::HashMap::new();
     for rel in &decoded_files {
-        if rel.file_name().is_some_and(|n| n == WCODEC_INDEX) {
-            continue;
-        }
-        let restored = if rel.extension().is_some_and(|e| e == WCODEC_EXT) {
+        let restored = if is_wcodec_index(rel) {
+            // An older wcodec index restores nothing: the original was copied beside it.
+            match restored_index(&decoded.join(rel))? {
+                Some((name, _)) => rel.with_file_name(name),
+                None => continue,
+            }
+        } else if rel.extension().is_some_and(|e| e == WCODEC_EXT) {
             let a = Archive::open(&decoded.join(rel))?;
             rel.with_file_name(&a.header().source.file_name)
         } else {
@@ -123,8 +126,12 @@ fn compare_file(
     };
     let is_wcodec = decoded.extension().is_some_and(|e| e == WCODEC_EXT);
     if !is_safetensors(original) {
-        let dec = map_file(decoded)?;
-        if orig_bytes[..] != dec[..] {
+        let same = if is_wcodec_index(decoded) {
+            restored_index(decoded)?.is_some_and(|(_, text)| orig_bytes[..] == text[..])
+        } else {
+            orig_bytes[..] == map_file(decoded)?[..]
+        };
+        if !same {
             report.files_identical = false;
             report.first_mismatch = Some(mismatch(None, "file contents differ".into(), None));
         }

@@ -7,7 +7,7 @@ use super::{
 };
 use crate::dtype::{element_count, Dtype};
 use crate::error::{Error, Result};
-use crate::plane::Coder;
+use crate::plane_coding::Coder;
 use crate::tile::{Grid, MAX_TILE_SIZE, MIN_TILE_SIZE};
 
 use super::preamble::Preamble;

@@ -40,8 +40,16 @@ impl Preamble {
 
     /// Parses and checks the preamble of a file of `bytes.len()` bytes (format.md §2 order).
     pub fn parse(bytes: &[u8]) -> Result<Preamble> {
-        let size = bytes.len() as u64;
-        if size < PREAMBLE_BYTES {
+        Preamble::parse_head(
+            &bytes[..bytes.len().min(PREAMBLE_BYTES as usize)],
+            bytes.len() as u64,
+        )
+    }
+
+    /// Parses and checks the preamble from the first bytes of a file of `size` bytes (at most
+    /// [`PREAMBLE_BYTES`] of them are needed): what a reader that does not map the file uses.
+    pub fn parse_head(bytes: &[u8], size: u64) -> Result<Preamble> {
+        if size < PREAMBLE_BYTES || (bytes.len() as u64) < PREAMBLE_BYTES {
             if bytes.len() >= 8 && bytes[..8] != MAGIC {
                 return Err(not_wcodec(bytes));
             }

@@ -22,8 +22,11 @@
 //! [`naive`] is the spec-literal oracle (linear symbol search, one symbol at a time); the fast
 //! [`encode`] and [`decode`] paths must agree with it byte for byte.
 
+pub mod chunk_error;
+mod cursor;
 pub mod decode;
 pub mod encode;
+mod encode_table;
 pub mod freq;
 pub mod naive;
 pub mod simd;
@@ -39,3 +42,5 @@ pub const RANS_L: u32 = 1 << 16;
 pub const LANES: usize = 32;
 /// Bytes of lane state at the head of every rANS chunk.
 pub const STATE_BYTES: usize = LANES * 4;
+
+pub use chunk_error::ChunkError;

@@ -2,6 +2,7 @@
 //! symbol at a time, with a linear symbol search and no lookup tables. Slow on purpose; the fast
 //! paths are tested against it.
 
+use super::chunk_error::ChunkError;
 use super::freq::FreqTable;
 use super::{LANES, PROB_BITS, PROB_SCALE, RANS_L, STATE_BYTES};
 
@@ -31,9 +32,9 @@ pub fn encode_chunk(symbols: &[u8], table: &FreqTable) -> Vec<u8> {
 }
 
 /// Decodes `m` symbols from states ‖ words, or says why the stream is invalid.
-pub fn decode_chunk(stored: &[u8], table: &FreqTable, m: usize) -> Result<Vec<u8>, &'static str> {
+pub fn decode_chunk(stored: &[u8], table: &FreqTable, m: usize) -> Result<Vec<u8>, ChunkError> {
     if stored.len() < STATE_BYTES || !(stored.len() - STATE_BYTES).is_multiple_of(2) {
-        return Err("rANS chunk has a bad size");
+        return Err(ChunkError::BadSize);
     }
     let words: Vec<u64> = stored[STATE_BYTES..]
         .chunks_exact(2)
@@ -44,7 +45,7 @@ pub fn decode_chunk(stored: &[u8], table: &FreqTable, m: usize) -> Result<Vec<u8
         .map(|s| u64::from(u32::from_le_bytes([s[0], s[1], s[2], s[3]])))
         .collect();
     if x.iter().any(|&v| v < u64::from(RANS_L)) {
-        return Err("rANS lane state below the lower bound");
+        return Err(ChunkError::BadState);
     }
     let mut out = Vec::with_capacity(m);
     let mut p = 0;
@@ -61,17 +62,17 @@ pub fn decode_chunk(stored: &[u8], table: &FreqTable, m: usize) -> Result<Vec<u8
         x[l] = u64::from(table.freq(s)) * (x[l] >> PROB_BITS) + slot - u64::from(table.cum(s));
         if x[l] < u64::from(RANS_L) {
             if p >= words.len() {
-                return Err("rANS stream ends early");
+                return Err(ChunkError::EarlyEnd);
             }
             x[l] = (x[l] << 16) | words[p];
             p += 1;
         }
     }
     if p != words.len() {
-        return Err("rANS stream has trailing words");
+        return Err(ChunkError::Trailing);
     }
     if x.iter().any(|&v| v != u64::from(RANS_L)) {
-        return Err("rANS lane did not end in its initial state");
+        return Err(ChunkError::FinalState);
     }
     Ok(out)
 }

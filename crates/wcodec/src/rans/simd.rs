@@ -31,8 +31,8 @@ use std::arch::x86_64::{
     _mm512_storeu_si512, _mm512_sub_epi32, _mm_loadu_si128, _mm_storel_epi64, _mm_storeu_si128,
 };
 
-use super::decode::Cursor;
-use super::encode::EncodeTable;
+use super::cursor::Cursor;
+use super::encode_table::EncodeTable;
 use super::LANES;
 
 /// For each 8-bit need-mask, the source word index of every lane (lane j takes word
@@ -133,7 +133,7 @@ unsafe fn decode_steps_avx512<const N: usize>(
     outs: &mut [&mut [u8]; N],
     n_steps: usize,
 ) -> usize {
-    // SAFETY (whole function): every pointer access is bounded as commented at each site.
+    // SAFETY: (the whole function) every pointer access is bounded as commented at each site.
     unsafe {
         let slot_mask = _mm512_set1_epi32(0xFFF);
         let one = _mm512_set1_epi32(1);
@@ -206,7 +206,7 @@ unsafe fn decode_steps_avx2<const N: usize>(
     outs: &mut [&mut [u8]; N],
     n_steps: usize,
 ) -> usize {
-    // SAFETY (whole function): every pointer access is bounded as commented at each site.
+    // SAFETY: (the whole function) every pointer access is bounded as commented at each site.
     unsafe {
         let slot_mask = _mm256_set1_epi32(0xFFF);
         let one = _mm256_set1_epi32(1);
@@ -313,7 +313,7 @@ unsafe fn encode_steps_avx512(
     words: &mut [u16],
     pos: &mut usize,
 ) {
-    // SAFETY (whole function): every pointer access is bounded as commented at each site.
+    // SAFETY: (the whole function) every pointer access is bounded as commented at each site.
     unsafe {
         let low16 = _mm512_set1_epi32(0xFFFF);
         let scale = _mm512_set1_epi32(4096);

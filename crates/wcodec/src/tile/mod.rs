@@ -25,13 +25,14 @@
 //! lifts, transposes and cost sums, checked against their scalar forms).
 
 pub mod codec;
+mod lift;
 pub mod naive;
 pub mod predict;
 pub mod search;
 pub mod simd;
 pub mod transform;
 
-use crate::dtype::{Dtype, PlaneLayout};
+use crate::dtype::{Dtype, PlaneSplit};
 use crate::error::{Error, Result};
 
 /// Smallest tile side a file may use.
@@ -349,10 +350,10 @@ pub fn plane_is_signed(dtype: Dtype, p: usize) -> bool {
     p == 0
         && matches!(
             (dtype, dtype.plane_layout()),
-            (Dtype::I8, PlaneLayout::Bytes)
+            (Dtype::I8, PlaneSplit::Bytes)
                 | (
                     Dtype::I16 | Dtype::I32 | Dtype::I64,
-                    PlaneLayout::Integer { .. }
+                    PlaneSplit::Integer { .. }
                 )
         )
 }

@@ -27,7 +27,7 @@ use std::arch::x86_64::{
     _mm512_unpacklo_epi8,
 };
 
-use super::transform::{lift_delta, Step};
+use super::lift::{lift_delta, Step};
 
 /// The vector instruction sets the kernels can use, best last.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -484,18 +484,7 @@ unsafe fn cost_sums_vbmi(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn bytes(n: usize, seed: u64) -> Vec<u8> {
-        let mut x = seed ^ 0x9E37_79B9_7F4A_7C15;
-        (0..n)
-            .map(|_| {
-                x = x
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
-                (x >> 33) as u8
-            })
-            .collect()
-    }
+    use crate::test_rng::lcg as bytes;
 
     #[test]
     fn lift_levels_agree() {

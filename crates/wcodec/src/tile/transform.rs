@@ -28,12 +28,10 @@
 
 use std::sync::OnceLock;
 
+pub use super::lift::{lift_delta, Step, LIFT_BITS};
 use super::simd::{self, Level};
 use super::Transform;
 
-/// Fixed-point bits of the lifting constants: `|c| ≤ 128` and a signed byte keep `c · v + 64`
-/// within 16 bits, so vector units compute lifts in 16-bit lanes.
-pub const LIFT_BITS: u32 = 7;
 /// Longest transform (and tile side).
 pub const MAX_LEN: usize = 64;
 
@@ -60,25 +58,6 @@ const LIFT_U: [i16; 129] = [
     125, 126, 126, 126, 126, 127, 127, 127, 127, 127, 128, 128, 128, 128, 128, 128, 128, 128,
 ];
 
-/// One step of a program, on positions of a line.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Step {
-    /// `v[dst] += (c · s8(v[src]) + 64) >> 7 (mod 256)`.
-    Lift {
-        /// Position written.
-        dst: u8,
-        /// Position read (≠ `dst`).
-        src: u8,
-        /// Constant, `|c| ≤ 128`.
-        c: i16,
-    },
-    /// `v[dst] = −v[dst] (mod 256)`.
-    Neg {
-        /// Position negated.
-        dst: u8,
-    },
-}
-
 /// A 1-D transform of one power-of-two length.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Program {
@@ -86,12 +65,6 @@ pub struct Program {
     pub steps: Vec<Step>,
     /// Coefficient `k` ends at position `perm[k]` after the steps.
     pub perm: Vec<u8>,
-}
-
-/// The lift of format.md §6.4: `(c · s8(y) + 64) >> 7`, as a byte to add modulo 256.
-#[inline(always)]
-pub fn lift_delta(y: u8, c: i16) -> u8 {
-    ((i16::from(y as i8) * c + 64) >> LIFT_BITS) as u8
 }
 
 /// The program of `kind` (DCT or ADST) for `len`, a power of two in `[2, 64]`.
@@ -579,18 +552,7 @@ fn lines_inverse(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn lcg(n: usize, seed: u64) -> Vec<u8> {
-        let mut x = seed ^ 0x9E37_79B9_7F4A_7C15;
-        (0..n)
-            .map(|_| {
-                x = x
-                    .wrapping_mul(6_364_136_223_846_793_005)
-                    .wrapping_add(1_442_695_040_888_963_407);
-                (x >> 33) as u8
-            })
-            .collect()
-    }
+    use crate::test_rng::lcg;
 
     #[test]
     fn constant_tables_follow_their_formulas() {

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use wcodec::format::header::{Encoding, Header};
-use wcodec::plane::Coder;
+use wcodec::plane_coding::Coder;
 use wcodec::source::safetensors;
 use wcodec::tile::Mode;
 use wcodec::{Archive, Dtype};

@@ -4,7 +4,7 @@
 //! That includes alignment padding: this reader checks that every padding byte is zero.
 
 use rayon::prelude::*;
-use wcodec::plane::Coder;
+use wcodec::plane_coding::Coder;
 use wcodec::Archive;
 
 use wcodec::decoder::write_checked;

@@ -4,13 +4,13 @@
 //! Float words are rotated left by one bit first, so plane 0 is the exponent plane. The split is a
 //! bijection; `join(split(x)) == x` for every input, which the property tests check.
 
-use crate::dtype::PlaneLayout;
+use crate::dtype::PlaneSplit;
 
 /// Splits `src` (a whole number of words) into `planes`, each `src.len() / width` bytes long.
 ///
 /// # Panics
 /// If the slice lengths do not fit the layout (a caller bug, never file content).
-pub fn split(layout: PlaneLayout, src: &[u8], planes: &mut [&mut [u8]]) {
+pub fn split(layout: PlaneSplit, src: &[u8], planes: &mut [&mut [u8]]) {
     let (width, rotate) = shape(layout);
     assert_eq!(planes.len(), width);
     if width == 1 {
@@ -58,7 +58,7 @@ pub fn split(layout: PlaneLayout, src: &[u8], planes: &mut [&mut [u8]]) {
 ///
 /// # Panics
 /// If the slice lengths do not fit the layout (a caller bug, never file content).
-pub fn join(layout: PlaneLayout, planes: &[&[u8]], dst: &mut [u8]) {
+pub fn join(layout: PlaneSplit, planes: &[&[u8]], dst: &mut [u8]) {
     let (width, rotate) = shape(layout);
     assert_eq!(planes.len(), width);
     if width == 1 {
@@ -97,11 +97,11 @@ pub fn join(layout: PlaneLayout, planes: &[&[u8]], dst: &mut [u8]) {
     }
 }
 
-fn shape(layout: PlaneLayout) -> (usize, bool) {
+fn shape(layout: PlaneSplit) -> (usize, bool) {
     match layout {
-        PlaneLayout::Bytes => (1, false),
-        PlaneLayout::Integer { width } => (width, false),
-        PlaneLayout::Float { width } => (width, true),
+        PlaneSplit::Bytes => (1, false),
+        PlaneSplit::Integer { width } => (width, false),
+        PlaneSplit::Float { width } => (width, true),
     }
 }
 
@@ -139,7 +139,7 @@ mod tests {
     use super::*;
     use crate::dtype::Dtype;
 
-    fn round_trip(layout: PlaneLayout, src: &[u8]) -> Vec<Vec<u8>> {
+    fn round_trip(layout: PlaneSplit, src: &[u8]) -> Vec<Vec<u8>> {
         let width = layout.n_planes();
         let n = src.len() / width;
         let mut planes = vec![vec![0u8; n]; width];
