@@ -326,6 +326,9 @@ pub(crate) fn kernel_defines() -> Vec<(&'static str, String)> {
         ("WCODEC_RAW_TABLE", format!("{RAW_TABLE:#x}u")),
         ("WCODEC_HASH_BLOCK_BYTES", format!("{HASH_BLOCK_BYTES}ull")),
     ]
+    .into_iter()
+    .chain(crate::tile_geometry::kernel_defines())
+    .collect()
 }
 
 #[cfg(test)]

@@ -670,6 +670,7 @@ impl Event {
     }
 
     /// Milliseconds between `start` and this event (both recorded, timing enabled).
+    #[cfg_attr(not(feature = "bench"), allow(dead_code))]
     pub(crate) fn elapsed_ms_since(&self, start: &Event) -> Result<f32> {
         let mut ms = 0f32;
         // SAFETY: the driver is loaded (an Event exists).

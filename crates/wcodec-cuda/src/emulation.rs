@@ -9,16 +9,22 @@
 //! length, name, u32 grid, u32 block, u32 shared bytes, u32 argument length, arguments`), `4`
 //! read back (`u64 address, u64 length`: appended to the output), `0` end.
 
+use wcodec::format::header::TensorEntry;
+use wcodec::load::{plan_windows, read_window};
 use wcodec::Archive;
 
-use crate::decoder::{DecodeParams, DeviceJob};
+use crate::decoder::DeviceJob;
 use crate::error::{Error, Result};
-use crate::plan::{split, BatchPlan, Job, Launch, Part, Target, VerifyPlan};
+use crate::params::DecodeParams;
+use crate::plan::{split, BatchPlan, Launch, Part, Target};
 use crate::tiles::{groups, TileGroup};
+use crate::verify_plan::VerifyPlan;
+use crate::window::{plan_window, WindowJobs};
 
-/// One phase of a recorded decode: batches of jobs, then (for tiled tensors) the rebuild.
-struct Phase<'a> {
-    jobs: Vec<Job<'a>>,
+/// One phase of a recorded decode: batches, then (for tiled tensors) the rebuild.
+struct Phase {
+    /// Tensor name and part of each job of the phase (for the status checks).
+    who: Vec<(String, Part)>,
     plans: Vec<BatchPlan>,
     tiles: Option<TileGroup>,
 }
@@ -26,7 +32,7 @@ struct Phase<'a> {
 /// A recorded decode: the program, and what is needed to check the emulator's output.
 pub struct Recording<'a> {
     program: Vec<u8>,
-    phases: Vec<Phase<'a>>,
+    phases: Vec<Phase>,
     targets: Vec<Target<'a>>,
     vplan: Option<VerifyPlan>,
     extra: Vec<(u64, u64)>,
@@ -71,11 +77,13 @@ fn read(p: &mut Vec<u8>, addr: u64, len: u64) {
     put_u64(p, len);
 }
 
-/// Records `decode_tensors(archive, jobs)` with the staging buffer at `staging_base`, the
-/// verify buffer at `verify_base` and the scratch of tiled tensors at `scratch_base` (addresses
-/// the emulator maps). `dst_ranges` are mapped too and read back after everything else, for
-/// the caller to compare.
-#[allow(clippy::too_many_arguments)]
+/// Records `decode_tensors(archive, jobs)` as the decoder runs it: the flat tensors window
+/// by window (each window read from the archive's file with positional reads and staged as
+/// is at `staging_base`), then the tiled ones, then the checksums. The verify buffer is at
+/// `verify_base` and the scratch of tiled tensors at `scratch_base` (addresses the emulator
+/// maps). `dst_ranges` are mapped too and read back after everything else, for the caller to
+/// compare.
+#[allow(clippy::too_many_arguments, clippy::too_many_lines)]
 pub fn record<'a>(
     archive: &'a Archive,
     jobs: &[DeviceJob],
@@ -87,7 +95,7 @@ pub fn record<'a>(
     dst_ranges: &[(u64, u64)],
 ) -> Result<Recording<'a>> {
     let tensors = archive.tensors();
-    let prepared: Vec<Job<'a>> = jobs
+    let entries: Vec<&'a TensorEntry> = jobs
         .iter()
         .map(|j| {
             let entry = tensors
@@ -100,50 +108,135 @@ pub fn record<'a>(
                     found: j.dst_bytes,
                 });
             }
-            Ok(Job {
-                entry,
-                storage: archive.tensor_storage(j.tensor)?,
-                dst: j.dst,
-                part: Part::Whole,
-            })
+            Ok(entry)
         })
         .collect::<Result<_>>()?;
-    let targets: Vec<Target<'a>> = prepared.iter().map(|j| (j.entry, j.dst)).collect();
-    let (mut tiled, flat): (Vec<Job<'a>>, Vec<Job<'a>>) =
-        prepared.into_iter().partition(Job::is_tiled);
-    let mut phases = vec![(flat, None)];
-    let mut groups_rev = Vec::new();
-    for range in groups(&tiled).into_iter().rev() {
-        let group: Vec<Job<'a>> = tiled.drain(range).collect();
-        let plan = TileGroup::build(&group)?;
-        groups_rev.push((plan.plane_jobs(group, scratch_base), Some(plan)));
+    let targets: Vec<Target<'a>> = entries.iter().zip(jobs).map(|(e, j)| (*e, j.dst)).collect();
+    let path = archive.path().unwrap_or(std::path::Path::new(""));
+    let reader = archive.reader();
+    let mut body = Vec::new();
+    let mut phases = Vec::new();
+    let mut staging = 0u64;
+    let mut scratch = 0u64;
+    let split_by = |tiled: bool| {
+        let (e, d): (Vec<&TensorEntry>, Vec<u64>) = entries
+            .iter()
+            .zip(jobs)
+            .filter(|(e, _)| e.is_tiled() == tiled)
+            .map(|(e, j)| (*e, j.dst))
+            .unzip();
+        (e, d)
+    };
+
+    let (flat, flat_dst) = split_by(false);
+    let names = |j: usize| flat[j].name.clone();
+    for w in plan_windows(&flat, params.staging_bytes) {
+        let mut buf = vec![0u8; w.buf_bytes as usize];
+        read_window(reader, path, &w, &mut buf, &names)?;
+        let owned = WindowJobs::new(&w, &flat, &flat_dst);
+        let jobs = owned.jobs(&buf)?;
+        let plan = plan_window(&jobs, w.buf_bytes, params.chunks_per_block, max_smem)?;
+        let (desc_off, desc_len) = plan.descriptor_range();
+        let mut desc = vec![0u8; desc_len as usize];
+        plan.write_descriptors(&jobs, staging_base, &mut desc);
+        staging = staging.max(plan.device_bytes());
+        write(&mut body, staging_base, &buf);
+        write(&mut body, staging_base + desc_off, &desc);
+        for d in plan.direct() {
+            // A device-to-device copy from the staged window: the same bytes.
+            let o = d.host_off as usize;
+            write(&mut body, d.dst, &buf[o..o + d.len() as usize]);
+        }
+        let (off, len) = plan.status_range();
+        fill(&mut body, staging_base + off, len, 0xFF);
+        for l in plan.launches(staging_base) {
+            launch(&mut body, &l);
+        }
+        read(&mut body, staging_base + off, len);
+        phases.push(Phase {
+            who: (0..jobs.len()).map(|j| owned.who(j)).collect(),
+            plans: vec![plan],
+            tiles: None,
+        });
     }
-    phases.extend(groups_rev.into_iter().rev());
-    let phases = phases
-        .into_iter()
-        .map(|(jobs, tiles)| {
-            let plans = split(&jobs, params.staging_bytes)
+
+    let (tiled, tiled_dst) = split_by(true);
+    let names = |j: usize| tiled[j].name.clone();
+    for w in plan_windows(&tiled, params.staging_bytes) {
+        let mut buf = vec![0u8; w.buf_bytes as usize];
+        read_window(reader, path, &w, &mut buf, &names)?;
+        let owned = WindowJobs::new(&w, &tiled, &tiled_dst);
+        let mut jobs = owned.jobs(&buf)?;
+        let mut group_phases = Vec::new();
+        for range in groups(&jobs).into_iter().rev() {
+            let group: Vec<_> = jobs.drain(range).collect();
+            let tiles = TileGroup::build(&group)?;
+            let parts = tiles.plane_jobs(group, scratch_base);
+            scratch = scratch.max(tiles.bytes());
+            let mut p = Vec::new();
+            let mut plans = Vec::new();
+            for pieces in split(&parts, params.staging_bytes) {
+                let plan = BatchPlan::build(&parts, &pieces, params.chunks_per_block, max_smem)?;
+                let mut image = vec![0u8; plan.host_bytes() as usize];
+                plan.write_image(&parts, &buf, staging_base, &mut image);
+                staging = staging.max(plan.host_bytes().max(plan.device_bytes()));
+                write(&mut p, staging_base, &image[..plan.upload_bytes() as usize]);
+                for d in plan.direct() {
+                    let o = d.host_off as usize;
+                    write(&mut p, d.dst, &image[o..o + d.len() as usize]);
+                }
+                let (off, len) = plan.status_range();
+                fill(&mut p, staging_base + off, len, 0xFF);
+                for l in plan.launches(staging_base) {
+                    launch(&mut p, &l);
+                }
+                read(&mut p, staging_base + off, len);
+                plans.push(plan);
+            }
+            let (off, header) = tiles.header(scratch_base);
+            write(&mut p, scratch_base + off, &header);
+            for l in tiles.launches(scratch_base) {
+                launch(&mut p, &l);
+            }
+            read(&mut p, scratch_base + off, tiles.status_len());
+            let who = parts
                 .iter()
-                .map(|pieces| BatchPlan::build(&jobs, pieces, params.chunks_per_block, max_smem))
-                .collect::<Result<Vec<_>>>()?;
-            Ok(Phase { jobs, plans, tiles })
-        })
-        .collect::<Result<Vec<_>>>()?;
+                .map(|j| (j.entry.name.clone(), j.part))
+                .collect();
+            group_phases.push((
+                p,
+                Phase {
+                    who,
+                    plans,
+                    tiles: Some(tiles),
+                },
+            ));
+        }
+        // Groups are taken from the back, as the decoder takes them.
+        for (p, phase) in group_phases {
+            body.extend_from_slice(&p);
+            phases.push(phase);
+        }
+    }
+
     let vplan = if params.verify_checksums {
         Some(VerifyPlan::build(&targets)?)
     } else {
         None
     };
-    let staging = phases
-        .iter()
-        .flat_map(|ph| ph.plans.iter().map(BatchPlan::host_bytes))
-        .max()
-        .unwrap_or(0);
-    let scratch = phases
-        .iter()
-        .filter_map(|ph| ph.tiles.as_ref().map(TileGroup::bytes))
-        .max()
-        .unwrap_or(0);
+    if let Some(v) = &vplan {
+        write(&mut body, verify_base, &v.image(verify_base));
+        for l in v.launches(verify_base) {
+            launch(&mut body, &l);
+        }
+        let (off, len) = v.finals_range();
+        read(&mut body, verify_base + off, len);
+    }
+    for (a, l) in dst_ranges {
+        read(&mut body, *a, *l);
+    }
+    put_u32(&mut body, 0);
+
     let mut maps = vec![(staging_base, staging.max(4096))];
     if scratch > 0 {
         maps.push((scratch_base, scratch));
@@ -152,52 +245,15 @@ pub fn record<'a>(
         maps.push((verify_base, v.device_bytes().max(4096)));
     }
     maps.extend_from_slice(dst_ranges);
-
-    let mut p = b"WCEMU001".to_vec();
-    put_u32(&mut p, maps.len() as u32);
+    let mut program = b"WCEMU001".to_vec();
+    put_u32(&mut program, maps.len() as u32);
     for (a, l) in &maps {
-        put_u64(&mut p, *a);
-        put_u64(&mut p, *l);
+        put_u64(&mut program, *a);
+        put_u64(&mut program, *l);
     }
-    for ph in &phases {
-        for plan in &ph.plans {
-            let mut image = vec![0u8; plan.host_bytes() as usize];
-            plan.write_image(&ph.jobs, archive.image(), staging_base, &mut image);
-            write(&mut p, staging_base, &image[..plan.upload_bytes() as usize]);
-            for d in plan.direct() {
-                let o = d.host_off as usize;
-                write(&mut p, d.dst, &image[o..o + d.len() as usize]);
-            }
-            let (off, len) = plan.status_range();
-            fill(&mut p, staging_base + off, len, 0xFF);
-            for l in plan.launches(staging_base) {
-                launch(&mut p, &l);
-            }
-            read(&mut p, staging_base + off, len);
-        }
-        if let Some(t) = &ph.tiles {
-            let (off, header) = t.header(scratch_base);
-            write(&mut p, scratch_base + off, &header);
-            for l in t.launches(scratch_base) {
-                launch(&mut p, &l);
-            }
-            read(&mut p, scratch_base + off, t.status_len());
-        }
-    }
-    if let Some(v) = &vplan {
-        write(&mut p, verify_base, &v.image(verify_base));
-        for l in v.launches(verify_base) {
-            launch(&mut p, &l);
-        }
-        let (off, len) = v.finals_range();
-        read(&mut p, verify_base + off, len);
-    }
-    for (a, l) in dst_ranges {
-        read(&mut p, *a, *l);
-    }
-    put_u32(&mut p, 0);
+    program.extend_from_slice(&body);
     Ok(Recording {
-        program: p,
+        program,
         phases,
         targets,
         vplan,
@@ -225,7 +281,7 @@ impl Recording<'_> {
             for plan in &ph.plans {
                 let status = take(plan.status_range().1);
                 if result.is_ok() {
-                    result = plan.check_status(&ph.jobs, &status);
+                    result = plan.check_status_of(&|j| ph.who[j].clone(), &status);
                 }
             }
             if let Some(t) = &ph.tiles {

@@ -102,3 +102,46 @@ pub enum Error {
 
 /// Result alias of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What a caller can do about an [`Error`], one value per variant group. Unlike [`Error`] this
+/// enum is exhaustive, so a binding that maps every kind (the C ABI's status codes) stops
+/// compiling when a kind is added, instead of sending it through a wildcard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The GPU decoder cannot run here: no driver, no NVRTC, kernels that do not build for
+    /// this GPU (`DriverMissing`, `NvrtcMissing`, `Compile`).
+    Unavailable,
+    /// A CUDA driver call failed (`Cuda`).
+    Driver,
+    /// The file's coded data is invalid, found on the GPU (`CorruptChunk`, `CorruptTile`).
+    Corrupt,
+    /// A decoded tensor failed its recorded checksum (`Checksum`).
+    Checksum,
+    /// The core parser rejected the file before the GPU ran (`Format`): see the core error.
+    Format,
+    /// A destination buffer does not have the tensor's size (`BufferSize`).
+    BufferSize,
+    /// The caller passed something unusable (`InvalidArgument`).
+    InvalidArgument,
+    /// A bug in this crate (`Internal`).
+    Internal,
+}
+
+impl Error {
+    /// The kind of this error.
+    pub fn kind(&self) -> ErrorKind {
+        // No wildcard: a new variant must be given its kind here.
+        match self {
+            Error::DriverMissing(_) | Error::NvrtcMissing(_) | Error::Compile { .. } => {
+                ErrorKind::Unavailable
+            }
+            Error::Cuda { .. } => ErrorKind::Driver,
+            Error::CorruptChunk { .. } | Error::CorruptTile { .. } => ErrorKind::Corrupt,
+            Error::Checksum { .. } => ErrorKind::Checksum,
+            Error::Format(_) => ErrorKind::Format,
+            Error::BufferSize { .. } => ErrorKind::BufferSize,
+            Error::InvalidArgument(_) => ErrorKind::InvalidArgument,
+            Error::Internal(_) => ErrorKind::Internal,
+        }
+    }
+}

@@ -9,7 +9,7 @@
 //! on CPU-only machines (CI).
 //!
 //! Cubins, not PTX: PTX from an NVRTC newer than the driver is rejected by the driver, while a
-//! cubin for the device's own `sm_XY` loads (docs: shared/research/gpu-notes.md §2).
+//! cubin for the device's own `sm_XY` loads (`docs/background.md` §2).
 
 use std::ffi::{c_char, c_int, CStr, CString};
 use std::path::{Path, PathBuf};

@@ -24,13 +24,11 @@ use wcodec::format::header::TensorEntry;
 use wcodec::layout::{PlaneLayout, PlanesLayout, TensorStorage};
 
 use crate::abi::{
-    bytes_of, status_text, DecodeArgs, DecodeBlock, DecodeItem, HashArgs, HashJob, PlaneRef, Pod,
-    HASH_BLOCK_BYTES, RAW_TABLE, RING_BYTES, STAGING_SLACK_BYTES, STATUS_NOT_RUN, TABLE_BYTES,
+    bytes_of, status_text, DecodeArgs, DecodeBlock, DecodeItem, PlaneRef, Pod, RAW_TABLE,
+    RING_BYTES, STAGING_SLACK_BYTES, STATUS_NOT_RUN, TABLE_BYTES,
 };
+use crate::addr::{align, ALIGN};
 use crate::error::{Error, Result};
-
-/// Alignment of every span and section in a staging buffer.
-const ALIGN: u64 = 64;
 
 /// One tensor to decode: its entry, where its bytes lie in the file, and its destination.
 pub(crate) struct Job<'a> {
@@ -67,12 +65,13 @@ impl Job<'_> {
         self.part == Part::Whole
             && matches!(
                 self.entry.dtype.plane_layout(),
-                wcodec::dtype::PlaneLayout::Float { .. }
+                wcodec::dtype::PlaneSplit::Float { .. }
             )
     }
 
     /// Whether some plane of the tensor is tiled (then it is decoded through [`Part::Plane`]
     /// jobs and rebuilt, see `tiles.rs`).
+    #[cfg_attr(not(feature = "bench"), allow(dead_code))]
     pub(crate) fn is_tiled(&self) -> bool {
         matches!(&self.storage, TensorStorage::Planes(l) if l.tiles.is_some())
     }
@@ -268,10 +267,44 @@ pub(crate) struct BatchPlan {
     status_off: u64,
     device_bytes: u64,
     host_bytes: u64,
+    staging: Staging,
 }
 
-fn align(v: u64) -> u64 {
-    v.next_multiple_of(ALIGN)
+/// Where the file bytes of a batch come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Staging {
+    /// Copied span by span from a file image into the pinned image, 64-aligned.
+    Packed,
+    /// A window of this many bytes read from the file, staged as is (offsets of the jobs'
+    /// storage are window offsets).
+    Window(u64),
+}
+
+/// A tensor's launch class: its plane count and its number of rANS planes (decode tables).
+fn class_of(job: &Job<'_>) -> (u32, u32) {
+    let l = planes_of(job).expect("planes");
+    let tables = l
+        .planes
+        .iter()
+        .filter(|p| matches!(p, PlaneLayout::Rans { .. }))
+        .count() as u32;
+    (l.planes.len() as u32, tables)
+}
+
+/// Warps per block for a class: as requested (1..=8), as far as one table and one ring per
+/// rANS plane and warp fit the block's shared memory.
+fn warps_for((np, nt): (u32, u32), requested: u32, max_smem: u32) -> Result<u32> {
+    // Per warp, one ring per rANS plane (raw planes are read from global memory).
+    let need = nt * TABLE_BYTES + nt * RING_BYTES;
+    if need > max_smem {
+        return Err(Error::InvalidArgument(format!(
+            "tensors of {np} planes with {nt} rANS planes need {need} bytes of shared memory per \
+             block; this device offers {max_smem}"
+        )));
+    }
+    Ok(requested
+        .clamp(1, 8)
+        .min((max_smem - nt * TABLE_BYTES) / (nt * RING_BYTES).max(1)))
 }
 
 fn to_u32(v: u64, what: &str) -> Result<u32> {
@@ -286,6 +319,36 @@ impl BatchPlan {
         pieces: &[Piece],
         warps_per_block: u32,
         max_smem: u32,
+    ) -> Result<BatchPlan> {
+        BatchPlan::build_staged(jobs, pieces, warps_per_block, max_smem, Staging::Packed)
+    }
+
+    /// Plans `pieces` of `jobs` whose storage offsets point into a window of `window_bytes`
+    /// read from the file, which is uploaded as is to the start of the staging buffer: no span
+    /// is copied on the host, descriptors follow the window, and raw pieces are copied from the
+    /// staged window on the device.
+    pub(crate) fn build_in_window(
+        jobs: &[Job<'_>],
+        pieces: &[Piece],
+        warps_per_block: u32,
+        max_smem: u32,
+        window_bytes: u64,
+    ) -> Result<BatchPlan> {
+        BatchPlan::build_staged(
+            jobs,
+            pieces,
+            warps_per_block,
+            max_smem,
+            Staging::Window(window_bytes),
+        )
+    }
+
+    fn build_staged(
+        jobs: &[Job<'_>],
+        pieces: &[Piece],
+        warps_per_block: u32,
+        max_smem: u32,
+        staging: Staging,
     ) -> Result<BatchPlan> {
         let mut plan = BatchPlan {
             spans: Vec::new(),
@@ -303,10 +366,34 @@ impl BatchPlan {
             status_off: 0,
             device_bytes: 0,
             host_bytes: 0,
+            staging,
         };
-        // Stage every chunk piece's spans; remember where plane p of each piece landed.
+        let staged = plan.stage_spans(jobs, pieces);
+        let first_table = plan.assign_tables(jobs, pieces)?;
+        let mut classes: Vec<(u32, u32)> = pieces
+            .iter()
+            .filter_map(|p| match *p {
+                Piece::Chunks { job, .. } => Some(class_of(&jobs[job])),
+                Piece::Bytes { .. } => None,
+            })
+            .collect();
+        classes.sort_unstable();
+        classes.dedup();
+        for class in classes {
+            let warps = warps_for(class, warps_per_block, max_smem)?;
+            plan.plan_class(jobs, pieces, &staged, &first_table, class, warps)?;
+        }
+        plan.place_sections();
+        plan.place_direct(jobs, pieces);
+        Ok(plan)
+    }
+
+    /// Places the file spans of every chunk piece in the staging buffer (packed and 64-aligned,
+    /// or where the window holds them); returns, per piece and plane, `(stage_off, file_off)`
+    /// of its span.
+    fn stage_spans(&mut self, jobs: &[Job<'_>], pieces: &[Piece]) -> Vec<Vec<(u64, u64)>> {
         let mut cursor = 0u64;
-        let mut piece_stage: Vec<Vec<(u64, u64)>> = Vec::with_capacity(pieces.len());
+        let mut staged = Vec::with_capacity(pieces.len());
         for piece in pieces {
             let mut per_plane = Vec::new();
             if let Piece::Chunks { job, first, end } = *piece {
@@ -324,161 +411,176 @@ impl BatchPlan {
                             (a.offset, b.offset + b.bytes - a.offset)
                         }
                     };
-                    let stage_off = align(cursor);
-                    plan.spans.push(Span {
+                    let stage_off = match self.staging {
+                        Staging::Packed => align(cursor),
+                        Staging::Window(_) => file_off,
+                    };
+                    self.spans.push(Span {
                         file_off,
                         len,
                         stage_off,
                     });
                     per_plane.push((stage_off, file_off));
-                    cursor = stage_off + len;
+                    cursor = cursor.max(stage_off + len);
                 }
             }
-            piece_stage.push(per_plane);
+            staged.push(per_plane);
         }
-        plan.tables_off = align(cursor + STAGING_SLACK_BYTES);
+        if let Staging::Window(bytes) = self.staging {
+            cursor = cursor.max(bytes);
+        }
+        self.tables_off = align(cursor + STAGING_SLACK_BYTES);
+        staged
+    }
 
-        // Tables: each planes job of the batch once, its rANS planes in plane order.
-        let mut first_table: std::collections::HashMap<usize, u32> =
-            std::collections::HashMap::new();
+    /// Lists the decode tables: each planes job of the batch once, its rANS planes in plane
+    /// order; returns the index of each job's first table.
+    fn assign_tables(
+        &mut self,
+        jobs: &[Job<'_>],
+        pieces: &[Piece],
+    ) -> Result<std::collections::HashMap<usize, u32>> {
+        let mut first_table = std::collections::HashMap::new();
         for piece in pieces {
             if let Piece::Chunks { job, .. } = *piece {
                 if first_table.contains_key(&job) {
                     continue;
                 }
-                first_table.insert(job, to_u32(plan.tables.len() as u64, "tables")?);
+                first_table.insert(job, to_u32(self.tables.len() as u64, "tables")?);
                 let l = planes_of(&jobs[job]).expect("planes");
                 for (p, plane) in l.planes.iter().enumerate() {
                     if matches!(plane, PlaneLayout::Rans { .. }) {
-                        plan.tables.push((job, p));
+                        self.tables.push((job, p));
                     }
                 }
             }
         }
+        Ok(first_table)
+    }
 
-        // Items, refs and blocks, class by class.
-        let class_of = |job: usize| {
-            let l = planes_of(&jobs[job]).expect("planes");
-            let tables = l
-                .planes
-                .iter()
-                .filter(|p| matches!(p, PlaneLayout::Rans { .. }))
-                .count() as u32;
-            (l.planes.len() as u32, tables)
-        };
-        let mut keys: Vec<(u32, u32)> = pieces
-            .iter()
-            .filter_map(|p| match *p {
-                Piece::Chunks { job, .. } => Some(class_of(job)),
-                Piece::Bytes { .. } => None,
-            })
-            .collect();
-        keys.sort_unstable();
-        keys.dedup();
-        for (np, nt) in keys {
-            // Per warp, one ring per rANS plane (raw planes are read from global memory).
-            let need = nt * TABLE_BYTES + nt * RING_BYTES;
-            if need > max_smem {
-                return Err(Error::InvalidArgument(format!(
-                    "tensors of {np} planes with {nt} rANS planes need {need} bytes of shared \
-                     memory per block; this device offers {max_smem}"
-                )));
+    /// Items, plane references and blocks of the pieces whose tensors are of `class`, blocks of
+    /// `warps` consecutive chunks of one tensor; one launch.
+    fn plan_class(
+        &mut self,
+        jobs: &[Job<'_>],
+        pieces: &[Piece],
+        staged: &[Vec<(u64, u64)>],
+        first_table: &std::collections::HashMap<usize, u32>,
+        class: (u32, u32),
+        warps: u32,
+    ) -> Result<()> {
+        let first_block = self.blocks.len();
+        for (pi, piece) in pieces.iter().enumerate() {
+            let Piece::Chunks { job, first, end } = *piece else {
+                continue;
+            };
+            if class_of(&jobs[job]) != class {
+                continue;
             }
-            let warps = warps_per_block
-                .clamp(1, 8)
-                .min((max_smem - nt * TABLE_BYTES) / (nt * RING_BYTES).max(1));
-            let first_block = plan.blocks.len();
-            for (pi, piece) in pieces.iter().enumerate() {
-                let Piece::Chunks { job, first, end } = *piece else {
-                    continue;
-                };
-                if class_of(job) != (np, nt) {
-                    continue;
+            let mut k = first;
+            while k < end {
+                let group_end = (k + u64::from(warps)).min(end);
+                self.blocks.push(DecodeBlock {
+                    first_item: to_u32(self.items.len() as u64, "items")?,
+                    n_items: (group_end - k) as u32,
+                    first_table: first_table[&job],
+                    n_tables: class.1,
+                });
+                for kk in k..group_end {
+                    self.push_item(jobs, job, kk, &staged[pi])?;
                 }
-                let j = &jobs[job];
-                let l = planes_of(j).expect("planes");
-                let width = l.planes.len() as u64;
-                let rotate = u32::from(j.rotate());
-                let mut k = first;
-                while k < end {
-                    let group_end = (k + u64::from(warps)).min(end);
-                    plan.blocks.push(DecodeBlock {
-                        first_item: to_u32(plan.items.len() as u64, "items")?,
-                        n_items: (group_end - k) as u32,
-                        first_table: first_table[&job],
-                        n_tables: nt,
-                    });
-                    for kk in k..group_end {
-                        let m = chunk_len(l, kk);
-                        plan.items.push(DecodeItem {
-                            dst: j.dst + kk * l.chunk_symbols * width,
-                            n_elems: m as u32,
-                            first_ref: to_u32(plan.refs.len() as u64, "refs")?,
-                            flags: rotate,
-                            reserved: 0,
-                        });
-                        plan.origin.push((job, kk));
-                        let mut table_index = 0u32;
-                        for (p, plane) in l.planes.iter().enumerate() {
-                            let (stage_off, file_off) = piece_stage[pi][p];
-                            let r = match plane {
-                                PlaneLayout::Raw { offset } => PlaneRef {
-                                    src: stage_off + (offset + kk * l.chunk_symbols - file_off),
-                                    bytes: m as u32,
-                                    table: RAW_TABLE,
-                                },
-                                PlaneLayout::Rans { chunks, .. } => {
-                                    let c = chunks[kk as usize];
-                                    let t = table_index;
-                                    table_index += 1;
-                                    PlaneRef {
-                                        src: stage_off + (c.offset - file_off),
-                                        bytes: c.bytes as u32,
-                                        table: if c.bytes == m { RAW_TABLE } else { t },
-                                    }
-                                }
-                            };
-                            plan.refs.push(r);
-                        }
+                k = group_end;
+            }
+        }
+        self.classes.push(Class {
+            planes: class.0,
+            tables: class.1,
+            warps,
+            first_block,
+            n_blocks: self.blocks.len() - first_block,
+        });
+        Ok(())
+    }
+
+    /// The item of chunk `kk` of job `job` and its plane references (`staged`: where the
+    /// piece's spans lie).
+    fn push_item(
+        &mut self,
+        jobs: &[Job<'_>],
+        job: usize,
+        kk: u64,
+        staged: &[(u64, u64)],
+    ) -> Result<()> {
+        let j = &jobs[job];
+        let l = planes_of(j).expect("planes");
+        let width = l.planes.len() as u64;
+        let m = chunk_len(l, kk);
+        self.items.push(DecodeItem {
+            dst: j.dst + kk * l.chunk_symbols * width,
+            n_elems: m as u32,
+            first_ref: to_u32(self.refs.len() as u64, "refs")?,
+            flags: u32::from(j.rotate()),
+            reserved: 0,
+        });
+        self.origin.push((job, kk));
+        let mut table_index = 0u32;
+        for (plane, &(stage_off, file_off)) in l.planes.iter().zip(staged) {
+            self.refs.push(match plane {
+                PlaneLayout::Raw { offset } => PlaneRef {
+                    src: stage_off + (offset + kk * l.chunk_symbols - file_off),
+                    bytes: m as u32,
+                    table: RAW_TABLE,
+                },
+                PlaneLayout::Rans { chunks, .. } => {
+                    let c = chunks[kk as usize];
+                    let t = table_index;
+                    table_index += 1;
+                    PlaneRef {
+                        src: stage_off + (c.offset - file_off),
+                        bytes: c.bytes as u32,
+                        table: if c.bytes == m { RAW_TABLE } else { t },
                     }
-                    k = group_end;
                 }
-            }
-            plan.classes.push(Class {
-                planes: np,
-                tables: nt,
-                warps,
-                first_block,
-                n_blocks: plan.blocks.len() - first_block,
             });
         }
+        Ok(())
+    }
 
-        plan.items_off = align(plan.tables_off + plan.tables.len() as u64 * u64::from(TABLE_BYTES));
-        plan.refs_off = align(plan.items_off + plan.items.len() as u64 * 24);
-        plan.blocks_off = align(plan.refs_off + plan.refs.len() as u64 * 16);
-        plan.status_off = align(plan.blocks_off + plan.blocks.len() as u64 * 16);
-        plan.device_bytes = align(plan.status_off + plan.items.len() as u64 * 4);
+    /// The descriptor sections after the tables, then the status array.
+    fn place_sections(&mut self) {
+        self.items_off = align(self.tables_off + self.tables.len() as u64 * u64::from(TABLE_BYTES));
+        self.refs_off = align(self.items_off + self.items.len() as u64 * 24);
+        self.blocks_off = align(self.refs_off + self.refs.len() as u64 * 16);
+        self.status_off = align(self.blocks_off + self.blocks.len() as u64 * 16);
+        self.device_bytes = align(self.status_off + self.items.len() as u64 * 4);
+    }
 
-        // Raw pieces: after the uploaded part of the pinned image.
-        let mut host = plan.status_off;
+    /// Raw pieces: after the uploaded part of the pinned image, or where they lie in the window.
+    fn place_direct(&mut self, jobs: &[Job<'_>], pieces: &[Piece]) {
+        let mut host = self.status_off;
         for piece in pieces {
             if let Piece::Bytes { job, first, end } = *piece {
                 let j = &jobs[job];
                 let TensorStorage::Raw { offset } = j.storage else {
                     unreachable!("byte pieces are raw tensors");
                 };
-                host = align(host);
-                plan.direct.push(Direct {
+                let host_off = match self.staging {
+                    Staging::Packed => {
+                        host = align(host);
+                        host += end - first;
+                        host - (end - first)
+                    }
+                    Staging::Window(_) => offset + first,
+                };
+                self.direct.push(Direct {
                     file_off: offset + first,
                     len: end - first,
-                    host_off: host,
+                    host_off,
                     dst: j.dst + first,
                 });
-                host += end - first;
             }
         }
-        plan.host_bytes = align(host);
-        Ok(plan)
+        self.host_bytes = align(host);
     }
 
     /// Bytes of device memory the batch needs.
@@ -507,6 +609,7 @@ impl BatchPlan {
     }
 
     /// Items in the batch.
+    #[cfg_attr(not(feature = "bench"), allow(dead_code))]
     pub(crate) fn n_items(&self) -> usize {
         self.items.len()
     }
@@ -517,6 +620,7 @@ impl BatchPlan {
             out.len() as u64 >= self.host_bytes,
             "image buffer too small"
         );
+        debug_assert_eq!(self.staging, Staging::Packed, "a window plan has no image");
         let out = &mut out[..self.host_bytes as usize];
         let (spans_part, rest) = out.split_at_mut(self.tables_off as usize);
         let (desc, direct_part) = rest.split_at_mut((self.status_off - self.tables_off) as usize);
@@ -542,22 +646,36 @@ impl BatchPlan {
             })
             .collect();
         parallel_copy(direct_part, direct_copies);
+        self.write_descriptors(jobs, base, desc);
+    }
 
+    /// Range `[tables_off, status_off)` of the staging buffer: the descriptors (tables, items,
+    /// plane references, blocks), uploaded after the window of a [`BatchPlan::build_in_window`]
+    /// plan.
+    pub(crate) fn descriptor_range(&self) -> (u64, u64) {
+        (self.tables_off, self.status_off - self.tables_off)
+    }
+
+    /// Writes the descriptors for a staging buffer at device address `base` into `desc`
+    /// ([`BatchPlan::descriptor_range`] long).
+    pub(crate) fn write_descriptors(&self, jobs: &[Job<'_>], base: u64, desc: &mut [u8]) {
         desc.fill(0);
         let at = |off: u64| (off - self.tables_off) as usize;
-        for (i, &(job, p)) in self.tables.iter().enumerate() {
-            let l = planes_of(&jobs[job]).expect("planes");
-            let PlaneLayout::Rans { table, .. } = &l.planes[p] else {
-                unreachable!("tables come from rANS planes");
-            };
-            let o = at(self.tables_off + i as u64 * u64::from(TABLE_BYTES));
-            for (dst, v) in desc[o..o + TABLE_BYTES as usize]
-                .chunks_exact_mut(4)
-                .zip(table.slots.iter())
-            {
-                dst.copy_from_slice(&v.to_le_bytes());
-            }
-        }
+        // 16 KiB per rANS plane of every tensor: the bulk of the descriptors of a window of many
+        // small tensors, written on every core.
+        let tables_len = self.tables.len() * TABLE_BYTES as usize;
+        desc[..tables_len]
+            .par_chunks_mut(TABLE_BYTES as usize)
+            .zip(self.tables.par_iter())
+            .for_each(|(out, &(job, p))| {
+                let l = planes_of(&jobs[job]).expect("planes");
+                let PlaneLayout::Rans { table, .. } = &l.planes[p] else {
+                    unreachable!("tables come from rANS planes");
+                };
+                for (dst, v) in out.chunks_exact_mut(4).zip(table.slots.iter()) {
+                    dst.copy_from_slice(&v.to_le_bytes());
+                }
+            });
         let mut put = |off: u64, bytes: &[u8]| {
             let o = at(off);
             desc[o..o + bytes.len()].copy_from_slice(bytes);
@@ -615,20 +733,31 @@ impl BatchPlan {
     }
 
     /// Turns the status array read back from the device into the first error, if any.
+    #[cfg_attr(not(feature = "bench"), allow(dead_code))]
     pub(crate) fn check_status(&self, jobs: &[Job<'_>], status: &[u8]) -> Result<()> {
+        self.check_status_of(&|j| (jobs[j].entry.name.clone(), jobs[j].part), status)
+    }
+
+    /// [`BatchPlan::check_status`] where `who(job)` gives a job's tensor name and part (for
+    /// batches whose jobs are gone by the time their status is read back).
+    pub(crate) fn check_status_of(
+        &self,
+        who: &dyn Fn(usize) -> (String, Part),
+        status: &[u8],
+    ) -> Result<()> {
         for (i, s) in status.chunks_exact(4).take(self.items.len()).enumerate() {
             let code = u32::from_le_bytes([s[0], s[1], s[2], s[3]]);
             if code == 0 {
                 continue;
             }
             let (job, chunk) = self.origin[i];
-            let tensor = jobs[job].entry.name.clone();
+            let (tensor, part) = who(job);
             if code == STATUS_NOT_RUN {
                 return Err(Error::Internal(format!(
                     "chunk {chunk} of tensor `{tensor}` was not decoded"
                 )));
             }
-            let (plane, modes) = match jobs[job].part {
+            let (plane, modes) = match part {
                 Part::Whole => ((code >> 8) & 0xff, false),
                 Part::Plane { plane, modes } => (plane, modes),
             };
@@ -643,265 +772,243 @@ impl BatchPlan {
     }
 }
 
-/// Checksum verification of decoded tensors: one XXH3 job per tensor of at most 1 MiB, one per
-/// 1 MiB block of larger ones plus one over their block hashes (format.md §3.2). Jobs over 240
-/// bytes first get their per-block terms computed in parallel (see `xxh3.cu`).
-///
-/// Device buffer: `level-1 jobs | level-2 jobs | level-1 tasks | level-2 tasks` (uploaded), then
-/// `terms | block hashes | final hashes`.
-pub(crate) struct VerifyPlan {
-    level1: Vec<VJob>,
-    level2: Vec<VJob>,
-    tasks1: Vec<VJob>,
-    tasks2: Vec<VJob>,
-    /// Job index of each final hash.
-    targets: Vec<usize>,
-    level2_off: u64,
-    tasks1_off: u64,
-    tasks2_off: u64,
-    terms_off: u64,
-    blocks_off: u64,
-    finals_off: u64,
-    bytes: u64,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::fmt::Write;
+    use wcodec::{Archive, Dtype, EncodeOptions, NoProgress};
 
-/// A device address: absolute, or a byte offset into one of the verify buffer's regions.
-#[derive(Clone, Copy, Debug)]
-enum Addr {
-    Abs(u64),
-    Term(u64),
-    BlockHash(u64),
-    Final(u64),
-}
-
-impl Addr {
-    fn add(self, bytes: u64) -> Addr {
-        match self {
-            Addr::Abs(a) => Addr::Abs(a + bytes),
-            Addr::Term(a) => Addr::Term(a + bytes),
-            Addr::BlockHash(a) => Addr::BlockHash(a + bytes),
-            Addr::Final(a) => Addr::Final(a + bytes),
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug)]
-struct VJob {
-    src: Addr,
-    len: u64,
-    out: Addr,
-    terms: Addr,
-}
-
-/// Full 1024-byte blocks a terms task covers at most.
-const BLOCKS_PER_TASK: u64 = 64;
-
-/// Adds hash job `(src, len) -> out` and, for a long input, the terms tasks it needs.
-fn push_hash(
-    jobs: &mut Vec<VJob>,
-    tasks: &mut Vec<VJob>,
-    n_terms: &mut u64,
-    src: Addr,
-    len: u64,
-    out: Addr,
-) {
-    let mut terms = Addr::Abs(0);
-    if len > 240 {
-        let nb = (len - 1) / 1024;
-        terms = Addr::Term(*n_terms * 64);
-        let mut b = 0;
-        while b < nb {
-            let n = BLOCKS_PER_TASK.min(nb - b);
-            tasks.push(VJob {
-                src: src.add(b * 1024),
-                len: n,
-                out: terms.add(b * 64),
-                terms: Addr::Abs(0),
-            });
-            b += n;
-        }
-        *n_terms += nb;
-    }
-    jobs.push(VJob {
-        src,
-        len,
-        out,
-        terms,
-    });
-}
-
-impl VerifyPlan {
-    /// Plans the hashes of every tensor `(entry, destination)` with bytes; checks empty tensors
-    /// on the host.
-    pub(crate) fn build(jobs: &[Target<'_>]) -> Result<VerifyPlan> {
-        let mut targets = Vec::new();
-        let (mut level1, mut level2, mut tasks1, mut tasks2) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let mut n_terms = 0u64;
-        let mut n_block_hashes = 0u64;
-        for (j, &(entry, dst)) in jobs.iter().enumerate() {
-            let len = entry.raw_bytes;
-            if len == 0 {
-                let computed = xxhash_rust::xxh3::xxh3_64(&[]);
-                if computed != entry.xxh3 {
-                    return Err(Error::Checksum {
-                        tensor: entry.name.clone(),
-                        computed,
-                        expected: entry.xxh3,
-                    });
+    /// Bytes drawn from a narrow distribution (compressible) or uniformly (stored raw).
+    fn bytes(n: usize, seed: u64, uniform: bool) -> Vec<u8> {
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                if uniform {
+                    x as u8
+                } else {
+                    (x % 7) as u8 + (x % 3) as u8
                 }
-                continue;
+            })
+            .collect()
+    }
+
+    /// An in-memory archive of `(name, dtype, elements, raw?)` tensors.
+    fn archive(spec: &[(&str, Dtype, usize, bool)], chunk_symbols: u64) -> Archive {
+        let mut header = String::from("{");
+        let mut data = Vec::new();
+        for (i, &(name, dtype, n, raw)) in spec.iter().enumerate() {
+            let begin = data.len();
+            data.extend(bytes(n * dtype.plane_layout().n_planes(), i as u64, raw));
+            if i > 0 {
+                header.push(',');
             }
-            let out = Addr::Final(targets.len() as u64 * 8);
-            targets.push(j);
-            if len <= HASH_BLOCK_BYTES {
-                push_hash(
-                    &mut level1,
-                    &mut tasks1,
-                    &mut n_terms,
-                    Addr::Abs(dst),
-                    len,
-                    out,
-                );
-            } else {
-                let n = len.div_ceil(HASH_BLOCK_BYTES);
-                for b in 0..n {
-                    push_hash(
-                        &mut level1,
-                        &mut tasks1,
-                        &mut n_terms,
-                        Addr::Abs(dst + b * HASH_BLOCK_BYTES),
-                        HASH_BLOCK_BYTES.min(len - b * HASH_BLOCK_BYTES),
-                        Addr::BlockHash((n_block_hashes + b) * 8),
-                    );
-                }
-                push_hash(
-                    &mut level2,
-                    &mut tasks2,
-                    &mut n_terms,
-                    Addr::BlockHash(n_block_hashes * 8),
-                    8 * n,
-                    out,
-                );
-                n_block_hashes += n;
-            }
+            let (dtype_name, end) = (dtype.name(), data.len());
+            write!(
+                header,
+                "\"{name}\":{{\"dtype\":\"{dtype_name}\",\"shape\":[{n}],\"data_offsets\":[{begin},{end}]}}"
+            )
+            .expect("a String takes any write");
         }
-        let level2_off = align(level1.len() as u64 * 32);
-        let tasks1_off = align(level2_off + level2.len() as u64 * 32);
-        let tasks2_off = align(tasks1_off + tasks1.len() as u64 * 32);
-        let terms_off = align(tasks2_off + tasks2.len() as u64 * 32);
-        let blocks_off = align(terms_off + n_terms * 64);
-        let finals_off = align(blocks_off + n_block_hashes * 8);
-        let bytes = align(finals_off + targets.len() as u64 * 8);
-        Ok(VerifyPlan {
-            level1,
-            level2,
-            tasks1,
-            tasks2,
-            targets,
-            level2_off,
-            tasks1_off,
-            tasks2_off,
-            terms_off,
-            blocks_off,
-            finals_off,
-            bytes,
-        })
-    }
-
-    /// Whether there is anything to hash on the device.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.targets.is_empty()
-    }
-
-    /// Device bytes needed.
-    pub(crate) fn device_bytes(&self) -> u64 {
-        self.bytes
-    }
-
-    /// Bytes uploaded (the job and task arrays) at the start of the buffer.
-    pub(crate) fn upload_bytes(&self) -> u64 {
-        self.terms_off
-    }
-
-    fn resolve(&self, base: u64, a: Addr) -> u64 {
-        match a {
-            Addr::Abs(a) => a,
-            Addr::Term(o) => base + self.terms_off + o,
-            Addr::BlockHash(o) => base + self.blocks_off + o,
-            Addr::Final(o) => base + self.finals_off + o,
-        }
-    }
-
-    /// The job and task arrays for a buffer at `base` (`upload_bytes` long).
-    pub(crate) fn image(&self, base: u64) -> Vec<u8> {
-        let mut out = vec![0u8; self.upload_bytes() as usize];
-        for (list, off) in [
-            (&self.level1, 0),
-            (&self.level2, self.level2_off),
-            (&self.tasks1, self.tasks1_off),
-            (&self.tasks2, self.tasks2_off),
-        ] {
-            for (i, j) in list.iter().enumerate() {
-                let b = bytes_of(&HashJob {
-                    src: self.resolve(base, j.src),
-                    len: j.len,
-                    out: self.resolve(base, j.out),
-                    terms: self.resolve(base, j.terms),
-                });
-                let o = off as usize + i * 32;
-                out[o..o + 32].copy_from_slice(&b);
-            }
-        }
-        out
-    }
-
-    /// The launches for a buffer at `base`: level-1 terms and hashes, then level 2.
-    pub(crate) fn launches(&self, base: u64) -> Vec<Launch> {
-        let warps = 8u32;
-        let mk = |kernel, jobs_at: u64, n: usize| Launch {
-            kernel,
-            grid: (n as u32).div_ceil(warps),
-            block: 32 * warps,
-            smem: 256,
-            args: bytes_of(&HashArgs {
-                jobs: jobs_at,
-                n_jobs: n as u32,
-                reserved: 0,
-            }),
+        header.push('}');
+        let mut source = (header.len() as u64).to_le_bytes().to_vec();
+        source.extend_from_slice(header.as_bytes());
+        source.extend_from_slice(&data);
+        let mut out = std::io::Cursor::new(Vec::new());
+        let options = EncodeOptions {
+            chunk_symbols,
+            ..EncodeOptions::default()
         };
-        let mut v = Vec::new();
-        for (kernel, at, n) in [
-            ("wcodec_xxh3_terms", self.tasks1_off, self.tasks1.len()),
-            ("wcodec_xxh3", 0, self.level1.len()),
-            ("wcodec_xxh3_terms", self.tasks2_off, self.tasks2.len()),
-            ("wcodec_xxh3", self.level2_off, self.level2.len()),
+        wcodec::encode_bytes(&source, "m.safetensors", &options, &mut out, &NoProgress)
+            .expect("encodes");
+        Archive::from_bytes(out.into_inner()).expect("opens")
+    }
+
+    fn jobs(a: &Archive) -> Vec<Job<'_>> {
+        a.tensors()
+            .iter()
+            .enumerate()
+            .map(|(i, entry)| Job {
+                entry,
+                storage: a.tensor_storage(i).expect("layout"),
+                dst: 0x1000_0000 * (i as u64 + 1),
+                part: Part::Whole,
+            })
+            .collect()
+    }
+
+    /// Dynamic shared memory of an H100's block.
+    const SMEM: u32 = 227 << 10;
+
+    fn sample() -> Archive {
+        archive(
+            &[
+                ("int8", Dtype::I8, 5 * 4096 + 17, false),
+                ("bf16", Dtype::BF16, 3 * 4096 + 5, false),
+                ("noise", Dtype::U8, 10_000, true),
+                ("f32", Dtype::F32, 4096, false),
+                ("tiny", Dtype::I8, 3, false),
+            ],
+            4096,
+        )
+    }
+
+    #[test]
+    fn split_covers_every_chunk_and_byte_once_within_the_budget() {
+        let a = sample();
+        let jobs = jobs(&a);
+        for budget in [1 << 20, 8 << 10, u64::MAX] {
+            let batches = split(&jobs, budget);
+            let mut chunks = vec![Vec::new(); jobs.len()];
+            let mut bytes = vec![0u64; jobs.len()];
+            for pieces in &batches {
+                for p in pieces {
+                    match *p {
+                        Piece::Chunks { job, first, end } => chunks[job].extend(first..end),
+                        Piece::Bytes { job, first, end } => {
+                            assert_eq!(first, bytes[job], "raw pieces in order, no gap");
+                            bytes[job] = end;
+                        }
+                    }
+                }
+            }
+            for (j, job) in jobs.iter().enumerate() {
+                match &job.storage {
+                    TensorStorage::Planes(l) => {
+                        assert_eq!(chunks[j], (0..n_chunks(l)).collect::<Vec<_>>(), "{budget}");
+                    }
+                    TensorStorage::Raw { .. } => assert_eq!(bytes[j], job.entry.raw_bytes),
+                }
+            }
+            if budget == u64::MAX {
+                assert_eq!(batches.len(), 1);
+            }
+        }
+    }
+
+    fn check_common(plan: &BatchPlan, jobs: &[Job<'_>], pieces: &[Piece]) {
+        let items: u64 = pieces
+            .iter()
+            .map(|p| match *p {
+                Piece::Chunks { first, end, .. } => end - first,
+                Piece::Bytes { .. } => 0,
+            })
+            .sum();
+        assert_eq!(plan.items.len() as u64, items);
+        assert_eq!(plan.origin.len(), plan.items.len());
+        // Every item has one plane reference per plane of its tensor, in range.
+        for (i, it) in plan.items.iter().enumerate() {
+            let (job, _) = plan.origin[i];
+            let l = planes_of(&jobs[job]).expect("planes");
+            let next = plan
+                .items
+                .get(i + 1)
+                .map_or(plan.refs.len() as u32, |n| n.first_ref);
+            if next > it.first_ref {
+                assert_eq!((next - it.first_ref) as usize, l.planes.len());
+            }
+        }
+        // Blocks partition the items, and the launches cover the blocks.
+        let covered: u32 = plan.blocks.iter().map(|b| b.n_items).sum();
+        assert_eq!(u64::from(covered), items);
+        let launched: u32 = plan.launches(0).iter().map(|l| l.grid).sum();
+        assert_eq!(launched as usize, plan.blocks.len());
+        assert!(plan.items_off >= plan.tables_off + plan.tables.len() as u64 * 16384 / 4);
+        assert!(plan.status_off >= plan.blocks_off && plan.device_bytes >= plan.status_off);
+        for off in [
+            plan.tables_off,
+            plan.items_off,
+            plan.refs_off,
+            plan.blocks_off,
+            plan.status_off,
         ] {
-            if n > 0 {
-                v.push(mk(kernel, base + at, n));
-            }
+            assert_eq!(off % ALIGN, 0);
         }
-        v
     }
 
-    /// Offset and length of the final hashes.
-    pub(crate) fn finals_range(&self) -> (u64, u64) {
-        (self.finals_off, self.targets.len() as u64 * 8)
-    }
-
-    /// Compares the final hashes read back with the recorded checksums.
-    pub(crate) fn check(&self, jobs: &[Target<'_>], finals: &[u8]) -> Result<()> {
-        for (&j, h) in self.targets.iter().zip(finals.chunks_exact(8)) {
-            let computed = u64::from_le_bytes(h.try_into().expect("8 bytes"));
-            let entry = jobs[j].0;
-            if computed != entry.xxh3 {
-                return Err(Error::Checksum {
-                    tensor: entry.name.clone(),
-                    computed,
-                    expected: entry.xxh3,
-                });
+    #[test]
+    fn a_packed_plan_places_spans_aligned_and_disjoint_before_the_descriptors() {
+        let a = sample();
+        let jobs = jobs(&a);
+        for pieces in split(&jobs, 8 << 10) {
+            let plan = BatchPlan::build(&jobs, &pieces, 4, SMEM).expect("plans");
+            check_common(&plan, &jobs, &pieces);
+            let mut end = 0;
+            for s in &plan.spans {
+                assert_eq!(s.stage_off % ALIGN, 0);
+                assert!(s.stage_off >= end, "spans overlap");
+                end = s.stage_off + s.len;
+            }
+            assert!(plan.tables_off >= end + STAGING_SLACK_BYTES);
+            // The image holds the file bytes where the spans say.
+            let mut image = vec![0u8; plan.host_bytes() as usize];
+            plan.write_image(&jobs, a.image(), 0, &mut image);
+            for s in &plan.spans {
+                let (f, o) = (s.file_off as usize, s.stage_off as usize);
+                assert_eq!(
+                    &image[o..o + s.len as usize],
+                    &a.image()[f..f + s.len as usize]
+                );
+            }
+            for d in &plan.direct {
+                let (f, o) = (d.file_off as usize, d.host_off as usize);
+                assert_eq!(
+                    &image[o..o + d.len as usize],
+                    &a.image()[f..f + d.len as usize]
+                );
+                assert!(d.host_off >= plan.upload_bytes());
             }
         }
-        Ok(())
+    }
+
+    #[test]
+    fn a_window_plan_stages_the_window_in_place() {
+        let a = sample();
+        let jobs = jobs(&a);
+        let window = a.file_bytes();
+        let pieces: Vec<Piece> = split(&jobs, u64::MAX).into_iter().flatten().collect();
+        let plan = BatchPlan::build_in_window(&jobs, &pieces, 2, SMEM, window).expect("plans");
+        check_common(&plan, &jobs, &pieces);
+        for s in &plan.spans {
+            assert_eq!(
+                s.stage_off, s.file_off,
+                "no copy: spans stay where they were read"
+            );
+        }
+        for d in &plan.direct {
+            assert_eq!(
+                d.host_off, d.file_off,
+                "raw tensors copied from the staged window"
+            );
+        }
+        assert!(plan.tables_off >= window + STAGING_SLACK_BYTES);
+        let (off, len) = plan.descriptor_range();
+        assert_eq!((off, off + len), (plan.tables_off, plan.status_off));
+        // Descriptors point into the window at the staging base.
+        let base = 0x7000_0000;
+        let mut desc = vec![0u8; len as usize];
+        plan.write_descriptors(&jobs, base, &mut desc);
+        let refs_at = (plan.refs_off - plan.tables_off) as usize;
+        let first_src = u64::from_le_bytes(desc[refs_at..refs_at + 8].try_into().unwrap());
+        assert_eq!(first_src, base + plan.refs[0].src);
+        assert!(plan.refs.iter().all(|r| r.src < window));
+    }
+
+    #[test]
+    fn shared_memory_limits_are_checked_and_warps_clamped() {
+        let a = sample();
+        let jobs = jobs(&a);
+        let pieces: Vec<Piece> = split(&jobs, u64::MAX).into_iter().flatten().collect();
+        assert!(BatchPlan::build(&jobs, &pieces, 4, 1024).is_err());
+        // Four rANS planes (F32) with room for two warps: every class fits its shared memory.
+        let smem = 4 * TABLE_BYTES + 2 * 4 * RING_BYTES;
+        let plan = BatchPlan::build(&jobs, &pieces, 8, smem).expect("plans");
+        for c in &plan.classes {
+            assert!(c.warps >= 1 && c.warps <= 8);
+            assert!(c.tables * TABLE_BYTES + c.warps * c.tables * RING_BYTES <= smem);
+        }
+        assert!(plan.classes.iter().any(|c| c.tables == 4 && c.warps == 2));
     }
 }

@@ -117,14 +117,22 @@ pub fn compile_options(arch: &str) -> Vec<String> {
     o
 }
 
-/// Kernel variants for benchmarks: `WCODEC_KERNEL_DEFINES="WC_STORE_MODE=0 WC_RAW_AHEAD=1"`
-/// overrides the `#ifndef` defaults of the kernels (`WC_*` names, alphanumeric values; other
-/// tokens are ignored). The cubin cache is keyed by the options, so variants do not mix. Not for
-/// production: the defaults are the measured best.
+/// Kernel variants for experiments, with the `kernel-experiments` feature only:
+/// `WCODEC_KERNEL_DEFINES="WC_MIN_BLOCKS=2"` overrides the `#ifndef` defaults of the kernels
+/// (today `WC_MIN_BLOCKS` in `decode.cu`; `WC_*` names, alphanumeric values; other tokens are
+/// ignored). The cubin cache is keyed by the options, so variants do not mix. Builds without the
+/// feature never read the variable: the defaults are the measured best.
 pub(crate) fn variant_defines() -> Vec<String> {
-    let Ok(text) = std::env::var("WCODEC_KERNEL_DEFINES") else {
-        return Vec::new();
-    };
+    #[cfg(feature = "kernel-experiments")]
+    if let Ok(text) = std::env::var("WCODEC_KERNEL_DEFINES") {
+        return parse_variant_defines(&text);
+    }
+    Vec::new()
+}
+
+/// The well-formed `WC_NAME=value` tokens of `text` (space- or comma-separated).
+#[cfg_attr(not(feature = "kernel-experiments"), allow(dead_code))]
+fn parse_variant_defines(text: &str) -> Vec<String> {
     text.split([' ', ','])
         .filter(|t| {
             t.split_once('=').is_some_and(|(k, v)| {

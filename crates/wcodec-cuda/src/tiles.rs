@@ -21,38 +21,22 @@ use std::ops::Range;
 use wcodec::layout::{PlanesLayout, TensorStorage};
 
 use crate::abi::{bytes_of, JoinArgs, TileArgs, TileTask};
+use crate::addr::align;
 use crate::error::{Error, Result};
 use crate::plan::{Job, Launch, Part};
+use crate::tile_geometry::{TILE_SMEM, TILE_WARPS};
 
 /// Scratch bytes one group of tiled tensors may use, unless a single tensor needs more.
 pub(crate) const SCRATCH_BUDGET: u64 = 512 << 20;
 
-/// Warps (tiles in flight) per block of `wcodec_tile_rebuild`, and its shared memory: per warp
-/// a 64 × 68-byte tile buffer and 32 lines of 68 bytes (the constants of `tile.cu`).
-const TILE_WARPS: u32 = 4;
-const TILE_SMEM: u32 = TILE_WARPS * (64 * 68 + 32 * 68);
 /// Upper bound on the blocks of a join launch; the kernel loops over the rest.
 const MAX_GRID: u64 = 1 << 16;
 
-fn align(v: u64) -> u64 {
-    v.next_multiple_of(64)
-}
+/// The one region of the scratch buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Scratch;
 
-/// A device address: absolute, or an offset into the scratch buffer.
-#[derive(Clone, Copy, Debug)]
-enum Addr {
-    Abs(u64),
-    Scratch(u64),
-}
-
-impl Addr {
-    fn at(self, base: u64) -> u64 {
-        match self {
-            Addr::Abs(a) => a,
-            Addr::Scratch(o) => base + o,
-        }
-    }
-}
+type Addr = crate::addr::Addr<Scratch>;
 
 /// Where one plane of a tiled tensor goes.
 struct PlanePlan {
@@ -114,24 +98,10 @@ fn scratch_need(job: &Job<'_>) -> u64 {
     joined + per_tiled * t.modes.iter().flatten().count() as u64
 }
 
-/// Splits tiled jobs into consecutive groups of at most [`SCRATCH_BUDGET`] scratch bytes.
+/// Splits tiled jobs into consecutive groups of at most [`SCRATCH_BUDGET`] scratch bytes (a job
+/// needing more forms its own group).
 pub(crate) fn groups(jobs: &[Job<'_>]) -> Vec<Range<usize>> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut used = 0;
-    for (i, job) in jobs.iter().enumerate() {
-        let need = scratch_need(job);
-        if i > start && used + need > SCRATCH_BUDGET {
-            out.push(start..i);
-            start = i;
-            used = 0;
-        }
-        used += need;
-    }
-    if start < jobs.len() {
-        out.push(start..jobs.len());
-    }
-    out
+    wcodec::batch::batch_ranges(jobs.iter().map(scratch_need), SCRATCH_BUDGET)
 }
 
 impl TileGroup {
@@ -167,7 +137,7 @@ impl TileGroup {
             }
             let rotate = matches!(
                 job.entry.dtype.plane_layout(),
-                wcodec::dtype::PlaneLayout::Float { .. }
+                wcodec::dtype::PlaneSplit::Float { .. }
             );
             let join = (width > 1).then(|| (take(width * n), job.dst, rotate));
             let planes = t
@@ -176,7 +146,7 @@ impl TileGroup {
                 .enumerate()
                 .map(|(p, modes)| {
                     let out = match join {
-                        Some((at, _, _)) => Addr::Scratch(at + p as u64 * n),
+                        Some((at, _, _)) => Addr::In(Scratch, at + p as u64 * n),
                         None => Addr::Abs(job.dst),
                     };
                     let tiled = modes.as_ref().map(|_| {
@@ -262,7 +232,7 @@ impl TileGroup {
                         out.push(one(t.grid.n_tiles(), m, base + ids, p, true));
                         out.push(one(l.n_symbols, plane, base + res, p, false));
                     }
-                    _ => out.push(one(l.n_symbols, plane, pp.out.at(base), p, false)),
+                    _ => out.push(one(l.n_symbols, plane, pp.out.at(|Scratch| base), p, false)),
                 }
             }
         }
@@ -290,7 +260,7 @@ impl TileGroup {
                 v.extend_from_slice(&bytes_of(&TileTask {
                     residuals: base + res,
                     modes: base + ids,
-                    out: pp.out.at(base),
+                    out: pp.out.at(|Scratch| base),
                     status: base + self.status_off + s as u64 * 8,
                     rows: tp.rows,
                     cols: tp.cols,

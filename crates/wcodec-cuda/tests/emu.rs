@@ -243,3 +243,15 @@ fn corrupt_tiled_files_fail_exactly_when_the_cpu_fails() {
     eprintln!("{tried} corrupt tiled variants, {rejected} rejected by both decoders");
     assert!(rejected > 0);
 }
+
+#[test]
+fn many_tensors_from_a_file_in_small_windows() {
+    let Some(b) = emulator() else { return };
+    common::many_tensors_from_a_file(&b, 240);
+}
+
+#[test]
+fn a_file_cut_after_opening_names_a_tensor() {
+    let Some(b) = emulator() else { return };
+    common::a_file_cut_after_opening_names_a_tensor(&b);
+}

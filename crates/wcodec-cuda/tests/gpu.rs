@@ -321,3 +321,50 @@ fn no_driver_is_an_error_not_a_panic() {
     );
     eprintln!("without a GPU: {e}");
 }
+
+#[test]
+fn many_tensors_from_a_file_in_small_windows() {
+    let Some(g) = gpu() else { return };
+    common::many_tensors_from_a_file(&g, 2000);
+}
+
+#[test]
+fn a_file_cut_after_opening_names_a_tensor() {
+    let Some(g) = gpu() else { return };
+    common::a_file_cut_after_opening_names_a_tensor(&g);
+}
+
+#[test]
+fn the_staging_pool_is_reused_across_loads_and_released_on_request() {
+    let Some(g) = gpu() else { return };
+    let file = common::encode(
+        &[
+            ("int8", wcodec::Dtype::I8, 3 << 20, 1),
+            ("bf16", wcodec::Dtype::BF16, 2 << 20, 2),
+        ],
+        16384,
+    );
+    let archive = Archive::from_bytes(file).expect("opens");
+    g.dec
+        .set_params(DecodeParams {
+            staging_bytes: 2 << 20,
+            ..DecodeParams::default()
+        })
+        .expect("params");
+    let (r, _) = decode_with(&g.dec, &archive, g.stream.raw());
+    r.expect("first load");
+    let warm = g.dec.staging_stats();
+    assert!(warm.slots >= 2 && warm.pinned_bytes > 0, "{warm:?}");
+    for _ in 0..3 {
+        let (r, _) = decode_with(&g.dec, &archive, g.stream.raw());
+        r.expect("later load");
+    }
+    let after = g.dec.staging_stats();
+    assert_eq!(
+        after.allocations, warm.allocations,
+        "no new buffers: {after:?}"
+    );
+    assert_eq!(after.leases, warm.leases + 3);
+    assert!(g.dec.release_staging().expect("release") >= 2);
+    assert_eq!(g.dec.staging_stats().pinned_bytes, 0);
+}

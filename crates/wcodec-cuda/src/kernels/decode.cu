@@ -377,7 +377,8 @@ WC_DEVICE u32 repack_entry(u32 e) {
 }
 
 // Blocks of 256 threads the compiler must fit on a multiprocessor: a register budget (a
-// benchmark knob, WCODEC_KERNEL_DEFINES; 1 leaves the compiler free).
+// benchmark knob: WCODEC_KERNEL_DEFINES with the kernel-experiments feature; 1 leaves the
+// compiler free).
 #ifndef WC_MIN_BLOCKS
 #define WC_MIN_BLOCKS 1
 #endif

@@ -17,21 +17,40 @@
 // All tiled planes of a group are rebuilt by one launch (a task list), so the tiles of many small
 // planes fill the GPU together.
 //
-// Hostile input: a mode id >= 15 marks the plane corrupt (the lowest such tile is reported) and
+// Hostile input: a mode id >= WCODEC_TILE_MODES (15) marks the plane corrupt (the lowest such tile is reported) and
 // the tile is skipped; residual bytes are any bytes (every step is a bijection mod 256). Reads and
 // writes stay inside the tile's own ranges, which the host derived from the header's shape.
 
-#define WC_TILE_WARPS 4u
-#define WC_TILE_MAX 64u
+// Geometry from the Rust constants (`tiles.rs`), so the planner's shared-memory size and these
+// buffers cannot drift apart.
+#ifndef WCODEC_TILE_WARPS
+#error "WCODEC_TILE_WARPS must be defined (-D from the Rust constants)"
+#endif
+#ifndef WCODEC_TILE_MAX
+#error "WCODEC_TILE_MAX must be defined"
+#endif
+#ifndef WCODEC_TILE_STRIDE_MAX
+#error "WCODEC_TILE_STRIDE_MAX must be defined"
+#endif
+#ifndef WCODEC_LINE_STRIDE
+#error "WCODEC_LINE_STRIDE must be defined"
+#endif
+#ifndef WCODEC_TILE_MODES
+#error "WCODEC_TILE_MODES must be defined"
+#endif
+#define WC_TILE_WARPS WCODEC_TILE_WARPS
+#define WC_TILE_MAX WCODEC_TILE_MAX
 // Row stride in shared memory: a multiple of 4 bytes with an odd number of words, so lanes that
 // each walk their own row (lane i on row i) fall in different banks.
-#define WC_TILE_STRIDE_MAX 68u
+#define WC_TILE_STRIDE_MAX WCODEC_TILE_STRIDE_MAX
 #define WC_TILE_BUF_BYTES (WC_TILE_MAX * WC_TILE_STRIDE_MAX)
-// Each lane's scratch line for undoing a permutation (stride 68 bytes: odd words again).
-#define WC_LINE_STRIDE 68u
+// Each lane's scratch line for undoing a permutation (odd words again).
+#define WC_LINE_STRIDE WCODEC_LINE_STRIDE
 #define WC_TILE_WARP_BYTES (WC_TILE_BUF_BYTES + 32u * WC_LINE_STRIDE)
 
 WC_DEVICE u32 tile_stride(u32 t) { return 4u * (2u * ((t + 7u) / 8u) + 1u); }
+static_assert(WC_TILE_STRIDE_MAX == 4u * (2u * ((WC_TILE_MAX + 7u) / 8u) + 1u),
+              "the buffer stride is tile_stride(WC_TILE_MAX)");
 
 // Undoes program `prog` on the segment at `v` (element k at v[k * es]): the permutation first
 // (stored position k holds coefficient k, which the steps left at perm[k]), then the steps
@@ -87,7 +106,7 @@ WC_DEVICE void rebuild_tile(const TileTask& a, u64 t, u64 tile_cols, u8* buf, u8
     const u32 h = (u32)(T < a.rows - ti * T ? T : a.rows - ti * T);
     const u32 w = (u32)(T < a.cols - tj * T ? T : a.cols - tj * T);
     const u32 mode = ((const u8*)a.modes)[t];
-    if (mode >= 15u) {
+    if (mode >= WCODEC_TILE_MODES) {
         if (lane == 0u) {
             status[0] = WC_STATUS_BAD_MODE;
             wc_atomic_min(&status[1], (u32)t);

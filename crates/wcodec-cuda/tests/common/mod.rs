@@ -365,3 +365,55 @@ pub(crate) fn corrupt_sweep_file() -> Vec<u8> {
         4096,
     )
 }
+
+/// Many small tensors of every kind (rANS, raw planes, raw tensors) in a file on disk, opened
+/// from its path so the decoder reads it with positional reads, in windows of 1 MiB: every
+/// window holds many tensors, and the output equals the CPU decoder's.
+pub(crate) fn many_tensors_from_a_file(b: &dyn Backend, n: usize) {
+    let names: Vec<String> = (0..n).map(|i| format!("t{i}")).collect();
+    let noise: Vec<String> = (0..n).map(|i| format!("noise{i}")).collect();
+    let mut spec = Vec::new();
+    for i in 0..n {
+        let (name, dtype, elems) = match i % 4 {
+            0 => (names[i].as_str(), Dtype::I8, 3000 + 37 * i),
+            1 => (names[i].as_str(), Dtype::BF16, 2000 + 11 * i),
+            2 => (noise[i].as_str(), Dtype::U8, 700 + i),
+            _ => (names[i].as_str(), Dtype::F32, 500 + 3 * i),
+        };
+        spec.push((name, dtype, elems, i as u64));
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("many.wcodec");
+    std::fs::write(&path, encode(&spec, 4096)).expect("write");
+    let archive = Archive::open(&path).expect("opens");
+    let params = DecodeParams {
+        staging_bytes: 1 << 20,
+        ..DecodeParams::default()
+    };
+    let (result, got) = b.decode_all(&archive, &params);
+    assert_matches_cpu("many tensors from a file", &archive, &result, &got);
+}
+
+/// A file cut short after it was opened: the positional reads meet its end and the error names
+/// a tensor (the GPU never sees the missing bytes).
+pub(crate) fn a_file_cut_after_opening_names_a_tensor(b: &dyn Backend) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("cut.wcodec");
+    let file = corrupt_sweep_file();
+    std::fs::write(&path, &file).expect("write");
+    let archive = Archive::open_unmapped(&path).expect("opens");
+    let last = archive.tensors().last().expect("tensors").clone();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .and_then(|f| f.set_len(last.offset + last.stored_bytes / 2))
+        .expect("truncate");
+    let (result, _) = b.decode_all(&archive, &DecodeParams::default());
+    match result {
+        Err(wcodec_cuda::Error::Format(wcodec::Error::CorruptTensor { tensor, detail })) => {
+            assert!(archive.find(&tensor).is_ok(), "{tensor}");
+            assert!(detail.contains("truncated"), "{detail}");
+        }
+        other => panic!("expected a corrupt-tensor error, got {other:?}"),
+    }
+}
