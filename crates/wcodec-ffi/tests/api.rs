@@ -256,7 +256,18 @@ fn file_errors_have_their_status() {
     let mut out = vec![0u8; 512];
     let s = unsafe { wcodec_decode_tensor(f, c"z".as_ptr(), out.as_mut_ptr().cast(), 512) };
     assert_eq!(s, wcodec_status::ChecksumMismatch);
-    assert!(last_error().starts_with("checksum mismatch in tensor `z`"));
+    // The message names the file first, then the codec's detail, then what to do.
+    let message = last_error();
+    assert!(
+        message.starts_with(&format!(
+            "`{}` is damaged (checksum mismatch in tensor `z`",
+            root()
+                .join("testdata/reject/checksum_recorded.wcodec")
+                .display()
+        )),
+        "{message}"
+    );
+    assert!(message.contains("download it again"), "{message}");
     unsafe { wcodec_close(f) };
 }
 

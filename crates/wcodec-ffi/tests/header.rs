@@ -13,6 +13,7 @@ fn header_matches_the_code() {
         .with_config(config)
         .with_src(crate_dir.join("src/lib.rs"))
         .with_src(crate_dir.join("src/status.rs"))
+        .with_src(crate_dir.join("src/encode.rs"))
         .generate()
         .expect("cbindgen failed")
         .write(&mut fresh);

@@ -14,6 +14,9 @@
  *     with their specific status;
  *   - every status an argument or a file can produce from C on this machine: see `reached`,
  *     printed at the end; the few that cannot be produced here are listed with the reason;
+ *   - the encoder: golden sources encoded through wcodec_encode_checkpoint (defaults and set
+ *     options, a file and a model directory) decode back to their bytes; bad options and paths
+ *     give their statuses; a cancel from the progress callback leaves no output;
  *   - with a CUDA device: the GPU decode into cuMemAlloc'ed memory (driver API through dlopen, so
  *     no CUDA headers are needed to build this) gives the same bytes, on a stream of ours, and
  *     the GPU-side argument and corruption checks; without one, CUDA_UNAVAILABLE.
@@ -22,6 +25,8 @@
 
 #include <dirent.h>
 #include <dlfcn.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -438,6 +443,258 @@ static void test_arguments(const char *root) {
     wcodec_close(f);
 }
 
+/* ---- The encoder. ---- */
+
+/* Decodes every tensor of `wcodec_path` and compares it with the source's bytes. */
+static void compare_with_source(const char *wcodec_path, const char *src_path) {
+    source_file src;
+    CHECK(source_open(src_path, &src), "cannot read %s", src_path);
+    wcodec_file *f = open_or_fail(wcodec_path);
+    if (f && src.json) {
+        size_t count = wcodec_tensor_count(f);
+        uint64_t covered = 0;
+        for (size_t i = 0; i < count; i++) {
+            wcodec_tensor_info info;
+            EXPECT(wcodec_get_tensor_info(f, i, &info), WCODEC_STATUS_OK, "info");
+            uint64_t b = 0, e = 0, shape[16];
+            size_t ndim = 0;
+            char dtype[32];
+            if (!source_entry(&src, info.name, &b, &e, dtype, shape, &ndim) ||
+                e - b != info.nbytes || e > src.data_len) {
+                CHECK(0, "%s: tensor `%s` does not match the source header", wcodec_path,
+                      info.name);
+                continue;
+            }
+            size_t n = (size_t)info.nbytes;
+            unsigned char *out = malloc(n + 1);
+            EXPECT(wcodec_decode_tensor_by_index(f, i, n ? out : NULL, n), WCODEC_STATUS_OK,
+                   info.name);
+            CHECK(memcmp(out, src.data + b, n) == 0, "%s/%s: bytes differ from the source",
+                  wcodec_path, info.name);
+            free(out);
+            covered += n;
+        }
+        CHECK(covered == src.data_len, "%s: tensors cover %" PRIu64 " of %zu bytes", wcodec_path,
+              covered, src.data_len);
+    }
+    wcodec_close(f);
+    source_close(&src);
+}
+
+static int path_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* Entries of a directory, "." and ".." excluded (to catch leftover temporary files). */
+static size_t count_entries(const char *dir) {
+    DIR *d = opendir(dir);
+    size_t n = 0;
+    if (!d) return 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) n++;
+    closedir(d);
+    return n;
+}
+
+static int copy_file(const char *from, const char *to) {
+    size_t n = 0;
+    unsigned char *bytes = read_all(from, &n);
+    FILE *fp = bytes ? fopen(to, "wb") : NULL;
+    int ok = fp && fwrite(bytes, 1, n, fp) == n;
+    if (fp) ok = (fclose(fp) == 0) && ok;
+    free(bytes);
+    return ok;
+}
+
+/* Removes a directory tree of files (nftw would need _XOPEN_SOURCE; the trees here are small). */
+static void remove_tree(const char *path) {
+    DIR *d = opendir(path);
+    if (!d) {
+        unlink(path);
+        return;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+        char child[1400];
+        snprintf(child, sizeof child, "%s/%s", path, e->d_name);
+        remove_tree(child);
+    }
+    closedir(d);
+    rmdir(path);
+}
+
+typedef struct {
+    int calls;
+    int cancel_at; /* return non-zero on this call (0-based); -1: never */
+    uint64_t last_done, last_total;
+    int went_back; /* bytes_done ever decreased */
+} progress_log;
+
+static int32_t on_progress(uint64_t done, uint64_t total, void *user_data) {
+    progress_log *log = user_data;
+    if (log->calls > 0 && done < log->last_done) log->went_back = 1;
+    log->last_done = done;
+    log->last_total = total;
+    return log->calls++ == log->cancel_at;
+}
+
+static void test_encode(const char *root) {
+    char tmp[] = "/tmp/wcodec-c-encode-XXXXXX";
+    if (!mkdtemp(tmp)) {
+        CHECK(0, "mkdtemp failed");
+        return;
+    }
+    static const char *SOURCES[] = {"tiles_modes", "tiles_8", "all_dtypes", "chunks_4096",
+                                    "empty_and_scalars"};
+    char src[1200], out[1200], other[1200];
+    size_t n_sources = sizeof SOURCES / sizeof SOURCES[0];
+
+    /* The defaults (NULL config), then every option set. */
+    for (size_t k = 0; k < n_sources; k++) {
+        snprintf(src, sizeof src, "%s/testdata/golden/%s.safetensors", root, SOURCES[k]);
+        snprintf(out, sizeof out, "%s/%s.wcodec", tmp, SOURCES[k]);
+        EXPECT(wcodec_encode_checkpoint(src, out, NULL), WCODEC_STATUS_OK, SOURCES[k]);
+        compare_with_source(out, src);
+    }
+    wcodec_encode_config *cfg = NULL;
+    EXPECT(wcodec_encode_config_new(&cfg), WCODEC_STATUS_OK, "config");
+    EXPECT(wcodec_encode_config_set_tile_size(cfg, 8), WCODEC_STATUS_OK, "tile size 8");
+    EXPECT(wcodec_encode_config_set_predictors(cfg, "left,planar"), WCODEC_STATUS_OK, "preds");
+    EXPECT(wcodec_encode_config_set_transforms(cfg, "none,adst"), WCODEC_STATUS_OK, "transforms");
+    EXPECT(wcodec_encode_config_set_chunk_symbols(cfg, 4096), WCODEC_STATUS_OK, "chunk 4096");
+    EXPECT(wcodec_encode_config_set_threads(cfg, 2), WCODEC_STATUS_OK, "threads");
+    progress_log log = {0, -1, 0, 0, 0};
+    EXPECT(wcodec_encode_config_set_progress(cfg, on_progress, &log), WCODEC_STATUS_OK, "cb");
+    snprintf(src, sizeof src, "%s/testdata/golden/tiles_modes.safetensors", root);
+    snprintf(out, sizeof out, "%s/options.wcodec", tmp);
+    EXPECT(wcodec_encode_checkpoint(src, out, cfg), WCODEC_STATUS_OK, "with options");
+    compare_with_source(out, src);
+    CHECK(log.calls >= 2 && log.last_done == log.last_total && log.last_total > 0 &&
+              !log.went_back,
+          "progress: %d calls, ended at %" PRIu64 " of %" PRIu64, log.calls, log.last_done,
+          log.last_total);
+    wcodec_file *f = open_or_fail(out);
+    if (f) {
+        /* A file encoded at chunk 4096 with 8 x 8 tiles differs from the default encoding. */
+        snprintf(other, sizeof other, "%s/tiles_modes.wcodec", tmp);
+        size_t a_len = 0, b_len = 0;
+        unsigned char *a = read_all(out, &a_len), *b = read_all(other, &b_len);
+        CHECK(a && b && (a_len != b_len || memcmp(a, b, a_len) != 0),
+              "the options made no difference");
+        free(a);
+        free(b);
+        wcodec_close(f);
+    }
+
+    /* A model directory: a shard, its index and a config file. */
+    char model[1200], path[1400];
+    snprintf(model, sizeof model, "%s/model", tmp);
+    CHECK(mkdir(model, 0755) == 0, "mkdir %s", model);
+    snprintf(path, sizeof path, "%s/model.safetensors", model);
+    CHECK(copy_file(src, path), "copy %s", src);
+    snprintf(path, sizeof path, "%s/config.json", model);
+    FILE *fp = fopen(path, "wb");
+    if (fp) {
+        fputs("{\"model_type\": \"test\"}\n", fp);
+        fclose(fp);
+    }
+    snprintf(out, sizeof out, "%s/model-wcodec", tmp);
+    EXPECT(wcodec_encode_checkpoint(model, out, NULL), WCODEC_STATUS_OK, "directory");
+    snprintf(path, sizeof path, "%s/model.wcodec", out);
+    compare_with_source(path, src);
+    snprintf(path, sizeof path, "%s/config.json", out);
+    CHECK(path_exists(path), "config.json was not copied");
+
+    /* Bad options: refused where they are set, the configuration unchanged. */
+    wcodec_encode_config *bad = NULL;
+    EXPECT(wcodec_encode_config_new(&bad), WCODEC_STATUS_OK, "config");
+    EXPECT(wcodec_encode_config_set_predictors(bad, "left,diagonal"),
+           WCODEC_STATUS_INVALID_ARGUMENT, "unknown predictor");
+    CHECK(strstr(wcodec_last_error_message(), "unknown predictor `diagonal`") != NULL,
+          "message: %s", wcodec_last_error_message());
+    EXPECT(wcodec_encode_config_set_transforms(bad, "wavelet"), WCODEC_STATUS_INVALID_ARGUMENT,
+           "unknown transform");
+    EXPECT(wcodec_encode_config_set_tile_size(bad, 65), WCODEC_STATUS_INVALID_ARGUMENT,
+           "tile size 65");
+    CHECK(strstr(wcodec_last_error_message(), "tile size 65 is not in [4, 64]") != NULL,
+          "message: %s", wcodec_last_error_message());
+    EXPECT(wcodec_encode_config_set_tile_size(bad, 3), WCODEC_STATUS_INVALID_ARGUMENT,
+           "tile size 3");
+    EXPECT(wcodec_encode_config_set_chunk_symbols(bad, 5000), WCODEC_STATUS_INVALID_ARGUMENT,
+           "chunk 5000");
+    EXPECT(wcodec_encode_config_set_predictors(bad, NULL), WCODEC_STATUS_NULL_ARGUMENT,
+           "NULL list");
+    EXPECT(wcodec_encode_config_set_predictors(bad, "\xff"), WCODEC_STATUS_INVALID_UTF8,
+           "non-UTF-8 list");
+    EXPECT(wcodec_encode_config_set_tile_size(NULL, 8), WCODEC_STATUS_NULL_ARGUMENT,
+           "NULL config");
+    EXPECT(wcodec_encode_config_new(NULL), WCODEC_STATUS_NULL_ARGUMENT, "NULL out");
+    snprintf(out, sizeof out, "%s/after_bad.wcodec", tmp);
+    EXPECT(wcodec_encode_checkpoint(src, out, bad), WCODEC_STATUS_OK, "after refusals");
+    {
+        /* The refusals left the defaults: the same bytes as the NULL-config encode. */
+        snprintf(other, sizeof other, "%s/tiles_modes.wcodec", tmp);
+        size_t a_len = 0, b_len = 0;
+        unsigned char *a = read_all(out, &a_len), *b = read_all(other, &b_len);
+        CHECK(a && b && a_len == b_len && memcmp(a, b, a_len) == 0,
+              "refused options changed the configuration");
+        free(a);
+        free(b);
+    }
+
+    /* Paths: never the input, never an existing output unless asked. */
+    snprintf(path, sizeof path, "%s/copy.safetensors", tmp);
+    CHECK(copy_file(src, path), "copy");
+    EXPECT(wcodec_encode_checkpoint(path, path, NULL), WCODEC_STATUS_INVALID_ARGUMENT,
+           "output = input");
+    CHECK(strstr(wcodec_last_error_message(), "would overwrite the input") != NULL,
+          "message: %s", wcodec_last_error_message());
+    EXPECT(wcodec_encode_checkpoint(src, out, NULL), WCODEC_STATUS_INVALID_ARGUMENT,
+           "output exists");
+    EXPECT(wcodec_encode_config_set_overwrite(bad, true), WCODEC_STATUS_OK, "overwrite");
+    EXPECT(wcodec_encode_checkpoint(path, path, bad), WCODEC_STATUS_INVALID_ARGUMENT,
+           "output = input, overwrite on");
+    compare_with_source(out, src);
+    EXPECT(wcodec_encode_checkpoint(src, out, bad), WCODEC_STATUS_OK, "overwrite on");
+    snprintf(path, sizeof path, "%s/missing.safetensors", tmp);
+    snprintf(other, sizeof other, "%s/missing.wcodec", tmp);
+    EXPECT(wcodec_encode_checkpoint(path, other, NULL), WCODEC_STATUS_FILE_NOT_FOUND,
+           "missing input");
+    snprintf(path, sizeof path, "%s/testdata/golden/raw_tensors.wcodec", root);
+    EXPECT(wcodec_encode_checkpoint(path, other, NULL), WCODEC_STATUS_UNSUPPORTED_FORMAT,
+           "not safetensors");
+    EXPECT(wcodec_encode_checkpoint(NULL, other, NULL), WCODEC_STATUS_NULL_ARGUMENT,
+           "NULL input");
+    EXPECT(wcodec_encode_checkpoint(src, NULL, NULL), WCODEC_STATUS_NULL_ARGUMENT,
+           "NULL output");
+    wcodec_encode_config_free(bad);
+
+    /* Cancelled from the callback, at the first call and later: no output, no temporary. */
+    size_t before = count_entries(tmp);
+    for (int at = 0; at < 3; at++) {
+        progress_log stop = {0, at, 0, 0, 0};
+        EXPECT(wcodec_encode_config_set_progress(cfg, on_progress, &stop), WCODEC_STATUS_OK,
+               "cb");
+        snprintf(out, sizeof out, "%s/cancelled.wcodec", tmp);
+        EXPECT(wcodec_encode_checkpoint(src, out, cfg), WCODEC_STATUS_CANCELLED, "cancel file");
+        CHECK(stop.calls == at + 1, "%d callback calls after a cancel at call %d", stop.calls, at);
+        CHECK(!path_exists(out), "a cancelled encode left %s", out);
+        stop.calls = 0;
+        snprintf(out, sizeof out, "%s/cancelled-dir", tmp);
+        EXPECT(wcodec_encode_checkpoint(model, out, cfg), WCODEC_STATUS_CANCELLED, "cancel dir");
+        CHECK(!path_exists(out), "a cancelled encode left %s", out);
+    }
+    CHECK(count_entries(tmp) == before, "cancelled encodes left files in %s", tmp);
+    wcodec_encode_config_free(cfg);
+    wcodec_encode_config_free(NULL);
+    remove_tree(tmp);
+    printf("encode: %zu golden sources, a directory and the option and cancel checks\n",
+           n_sources);
+}
+
 /* ---- The GPU part: the CUDA driver API, loaded at run time. ---- */
 
 typedef int CUresult;
@@ -586,6 +843,11 @@ static void test_gpu(const char *root) {
         {"checksum_recorded.wcodec", 0, WCODEC_STATUS_CHECKSUM_MISMATCH},
         {"rans_state_low.wcodec", 0, WCODEC_STATUS_CORRUPT},
         {"rans_final_state.wcodec", 0, WCODEC_STATUS_CORRUPT},
+        /* A tile mode id >= 15 is caught by the GPU kernel (CORRUPT, not CUDA_ERROR); a valid
+         * but changed mode decodes to other bytes and fails the checksum. */
+        {"tile_mode_15.wcodec", 0, WCODEC_STATUS_CORRUPT},
+        {"tile_mode_255.wcodec", 0, WCODEC_STATUS_CORRUPT},
+        {"tile_mode_changed.wcodec", 0, WCODEC_STATUS_CHECKSUM_MISMATCH},
     };
     for (size_t c = 0; c < sizeof GPU_REJECT / sizeof GPU_REJECT[0]; c++) {
         snprintf(path, sizeof path, "%s/testdata/reject/%s", root, GPU_REJECT[c].file);
@@ -651,6 +913,7 @@ int main(int argc, char **argv) {
     test_golden(root);
     test_reject(root);
     test_arguments(root);
+    test_encode(root);
     test_cuda(root, require_gpu);
 
     /* Statuses that no input can produce through this ABI on this machine, and why. */
@@ -658,8 +921,6 @@ int main(int argc, char **argv) {
         wcodec_status s;
         const char *why;
     } UNREACHABLE[] = {
-        {WCODEC_STATUS_UNSUPPORTED_FORMAT, "only for tensors over isize::MAX bytes (or future "
-                                           "source formats)"},
         {WCODEC_STATUS_UNSUPPORTED_BY_DECODER, "a feature the GPU decoder lacks (none in format "
                                                "versions 1 and 2)"},
         {WCODEC_STATUS_CUDA_UNAVAILABLE, "a machine without a usable GPU"},
@@ -672,7 +933,7 @@ int main(int argc, char **argv) {
         WCODEC_STATUS_INVALID_ARGUMENT, WCODEC_STATUS_INDEX_OUT_OF_RANGE,
         WCODEC_STATUS_TENSOR_NOT_FOUND, WCODEC_STATUS_BUFFER_TOO_SMALL,
         WCODEC_STATUS_BUFFER_SIZE_MISMATCH, WCODEC_STATUS_RANK_TOO_LARGE,
-        WCODEC_STATUS_FILE_NOT_FOUND, WCODEC_STATUS_IO, WCODEC_STATUS_NOT_WCODEC,
+        WCODEC_STATUS_CANCELLED, WCODEC_STATUS_FILE_NOT_FOUND, WCODEC_STATUS_IO, WCODEC_STATUS_NOT_WCODEC,
         WCODEC_STATUS_CORRUPT, WCODEC_STATUS_CHECKSUM_MISMATCH,
         WCODEC_STATUS_UNSUPPORTED_VERSION, WCODEC_STATUS_UNSUPPORTED_FORMAT,
         WCODEC_STATUS_UNSUPPORTED_BY_DECODER, WCODEC_STATUS_CUDA_UNAVAILABLE,
