@@ -2,6 +2,7 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::LazyLock;
 
 use clap::{Args, FromArgMatches, Parser, Subcommand};
 
@@ -12,6 +13,19 @@ Exit codes:
   1  error: unreadable, invalid or corrupt input, existing output without --force,
      or a verification that found a difference
   2  usage error: unknown or invalid flags, unsupported options";
+
+/// What `--version` prints after the tool's name: the crate version, then the format versions
+/// this build reads and writes, so a user can tell from the tool alone which files it handles.
+/// Built from the format constants, so a format bump cannot leave the text behind.
+pub(crate) static VERSION_TEXT: LazyLock<String> = LazyLock::new(|| {
+    use wcodec::format::{VERSION, VERSION_FLAT, VERSION_TILES};
+    // Version 1 (all planes flat) was the first format version: readers accept 1 to VERSION.
+    format!(
+        "{}\nformat versions: reads {VERSION_FLAT} to {VERSION}; \
+         writes {VERSION_FLAT} (all planes flat) or {VERSION_TILES} (tiled planes)",
+        env!("CARGO_PKG_VERSION")
+    )
+});
 
 /// Which binary is running: the grammar differs (subcommands or not), the work does not.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,7 +42,7 @@ pub enum Tool {
 
 /// Lossless codec for neural-network checkpoints (safetensors ↔ .wcodec).
 #[derive(Parser, Debug)]
-#[command(name = "wcodec", version, after_help = EXIT_CODES, propagate_version = true)]
+#[command(name = "wcodec", version = VERSION_TEXT.as_str(), after_help = EXIT_CODES, propagate_version = true)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -261,7 +275,7 @@ where
     let mut command = A::augment_args(clap::Command::new(name))
         .about(about)
         .long_about(None)
-        .version(env!("CARGO_PKG_VERSION"))
+        .version(VERSION_TEXT.as_str())
         .after_help(EXIT_CODES);
     let matches = command.try_get_matches_from_mut(args)?;
     A::from_arg_matches(&matches).map_err(|e| e.format(&mut command))

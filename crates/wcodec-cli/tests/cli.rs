@@ -692,3 +692,86 @@ fn bench_json() {
     let line = ok(WCODEC, &[&"bench", &src, &"--repeat", &"1"]);
     assert!(line.stdout.contains("round trip ok"), "{}", line.stdout);
 }
+
+#[test]
+fn inspect_describes_an_encoded_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("model");
+    let enc = dir.path().join("model-wcodec");
+    model_dir(&src);
+    ok(ENCODE, &[&"--input", &src, &"--output", &enc, &"--quiet"]);
+    assert!(!enc.join("model.safetensors.index.json").exists());
+
+    let human = ok(WCODEC, &[&"inspect", &enc]).stdout;
+    assert!(
+        human.starts_with(&format!("Encoded model directory {}\n", enc.display())),
+        "{human}"
+    );
+    assert!(
+        human.contains("model-00002-of-00002.wcodec → model-00002-of-00002.safetensors"),
+        "{human}"
+    );
+    assert!(
+        human.contains("adapters/lora.wcodec → lora.safetensors"),
+        "{human}"
+    );
+    assert!(
+        human.contains(
+            "model.wcodec.index.json: 1 tensors in 1 shards, restores model.safetensors.index.json"
+        ),
+        "{human}"
+    );
+    assert!(
+        human.contains("config.json") && human.contains("adapters/README.md"),
+        "{human}"
+    );
+    assert!(human.contains("vllm serve"), "{human}");
+
+    let j = json(&ok(WCODEC, &[&"inspect", &enc, &"--json"]));
+    let d = &j["directory"];
+    assert_eq!(d["shards"].as_array().unwrap().len(), 3);
+    assert_eq!(d["indexes"][0]["restores"], "model.safetensors.index.json");
+    assert_eq!(d["indexes"][0]["missing_shards"], serde_json::json!([]));
+    assert_eq!(
+        d["copied_files"],
+        serde_json::json!(["adapters/README.md", "config.json"])
+    );
+
+    // A shard the index lists is gone: said, not hidden.
+    std::fs::remove_file(enc.join("model-00001-of-00002.wcodec")).unwrap();
+    let human = ok(WCODEC, &[&"inspect", &enc]).stdout;
+    assert!(
+        human.contains("MISSING:   shards the index lists: model-00001-of-00002.wcodec"),
+        "{human}"
+    );
+}
+
+#[test]
+fn a_damaged_file_is_named_with_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("m.safetensors");
+    let enc = dir.path().join("m.wcodec");
+    write(&src, &checkpoint(1));
+    ok(ENCODE, &[&"--input", &src, &"--output", &enc, &"--quiet"]);
+    let mut bytes = read(&enc);
+    let at = bytes.len() - 20; // inside the stored header
+    bytes[at] ^= 0x40;
+    write(&enc, &bytes);
+    let out = expect(
+        1,
+        DECODE,
+        &[
+            &"--input",
+            &enc,
+            &"--output",
+            &dir.path().join("out.safetensors"),
+        ],
+    );
+    assert!(
+        out.stderr
+            .contains(&format!("`{}` is damaged (", enc.display())),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("download it again"), "{}", out.stderr);
+}

@@ -45,29 +45,68 @@ pub(crate) fn set_nvrtc_path(path: PathBuf) -> PyResult<()> {
     Ok(wcodec_cuda::set_nvrtc_path(path)?)
 }
 
-/// Sets the GPU decoder parameters of the process.
+/// The GPU decoder's tunables as `{name: (default, low, high)}`: the one definition of their
+/// ranges and defaults (`wcodec-cuda`), which the Python API reads.
 #[pyfunction]
-pub(crate) fn set_cuda_params(
-    chunks_per_block: u32,
-    streams: u32,
-    use_tensor_cores: bool,
-) -> PyResult<()> {
-    if !(1..=8).contains(&chunks_per_block) || !(1..=16).contains(&streams) {
-        return Err(PyValueError::new_err(format!(
-            "tiles_per_block must be in [1, 8] and streams in [1, 16], not {chunks_per_block} and {streams}"
-        ))
-        .into());
-    }
+pub(crate) fn cuda_param_ranges() -> Vec<(&'static str, u32, u32, u32)> {
+    use wcodec_cuda::{CHUNKS_PER_BLOCK, STREAMS};
+    let d = DecodeParams::default();
+    vec![
+        (
+            "chunks_per_block",
+            d.chunks_per_block,
+            *CHUNKS_PER_BLOCK.start(),
+            *CHUNKS_PER_BLOCK.end(),
+        ),
+        ("streams", d.streams, *STREAMS.start(), *STREAMS.end()),
+    ]
+}
+
+/// Sets the GPU decoder parameters of the process (validated by `wcodec-cuda`).
+#[pyfunction]
+pub(crate) fn set_cuda_params(chunks_per_block: u32, streams: u32) -> PyResult<()> {
     let params = DecodeParams {
         chunks_per_block,
         streams,
-        use_tensor_cores,
         ..DecodeParams::default()
     };
+    params
+        .validate()
+        .map_err(|e| PyValueError::new_err(e.to_string()))?;
     *PARAMS
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(params);
     Ok(())
+}
+
+/// What the staging pool of device `ordinal`'s decoder holds and has allocated, as a dict-like
+/// list of pairs (`None` when that decoder was never created).
+#[pyfunction]
+pub(crate) fn cuda_staging_stats(ordinal: usize) -> Option<Vec<(&'static str, u64)>> {
+    let dec = CudaDecoder::existing(ordinal)?;
+    let s = dec.staging_stats();
+    Some(vec![
+        ("slots", s.slots as u64),
+        ("pinned_bytes", s.pinned_bytes),
+        ("device_bytes", s.device_bytes),
+        ("allocations", s.allocations),
+        ("leases", s.leases),
+    ])
+}
+
+/// Frees the staging memory every GPU decoder of the process keeps between loads, and the CPU
+/// loader's host buffers; returns the number of GPU staging slots freed.
+#[pyfunction]
+pub(crate) fn release_staging(py: Python<'_>) -> PyResult<usize> {
+    py.detach(|| {
+        wcodec::load::release_host_buffers();
+        let mut n = 0;
+        for dec in CudaDecoder::all_existing() {
+            n += dec.release_staging()?;
+        }
+        Ok::<_, wcodec_cuda::Error>(n)
+    })
+    .map_err(Into::into)
 }
 
 /// The decoder of device `ordinal`, with the process's parameters applied.

@@ -4,6 +4,8 @@
 //! from the built-in class a Python user would catch (`KeyError` for a missing tensor,
 //! `FileNotFoundError` for a missing file); this module only imports them.
 
+use std::path::Path;
+
 use pyo3::exceptions::PyValueError;
 use pyo3::PyErr;
 
@@ -50,7 +52,7 @@ impl From<PyWcodecError> for PyErr {
     fn from(e: PyWcodecError) -> PyErr {
         match e {
             PyWcodecError::Core(e) => core_to_py(&e),
-            PyWcodecError::Cuda(e) => cuda_to_py(e),
+            PyWcodecError::Cuda(e) => cuda_in_file(e, None).into(),
             PyWcodecError::Py(e) => e,
         }
     }
@@ -58,30 +60,45 @@ impl From<PyWcodecError> for PyErr {
 
 /// Missing pieces (driver, NVRTC, a kernel that does not build for this GPU) mean the GPU decoder
 /// cannot run here, which `fallback="cpu"` handles; corrupt data is a corrupt file whatever
-/// decoder found it; the rest is a CUDA failure.
-fn cuda_to_py(e: wcodec_cuda::Error) -> PyErr {
+/// decoder found it (named, with what to do, as the CPU decoder's errors are); the rest is a
+/// CUDA failure. `path` is the file being decoded.
+pub(crate) fn cuda_in_file(e: wcodec_cuda::Error, path: Option<&Path>) -> PyWcodecError {
     use wcodec_cuda::Error as E;
     let msg = e.to_string();
-    match e {
+    PyWcodecError::Py(match e {
         // A feature the GPU decoder lacks: the CPU decoder reads it.
-        E::Format(wcodec::Error::Unsupported(_)) => CudaUnavailableError::new_err(msg),
-        E::Format(core) => core_to_py(&core),
+        E::Format(core) if matches!(core.root(), wcodec::Error::Unsupported(_)) => {
+            CudaUnavailableError::new_err(msg)
+        }
+        E::Format(core) => core_to_py(&match path {
+            Some(p) => core.in_file(p),
+            None => core,
+        }),
         E::DriverMissing(_) | E::NvrtcMissing(_) | E::Compile { .. } => {
             CudaUnavailableError::new_err(msg)
         }
         E::CorruptChunk { .. } | E::CorruptTile { .. } | E::Checksum { .. } => {
-            CorruptFileError::new_err(msg)
+            CorruptFileError::new_err(match path {
+                Some(p) => format!(
+                    "`{}` is damaged ({msg}); download it again, or encode the original \
+                     checkpoint again with wcodec-encode",
+                    p.display()
+                ),
+                None => msg,
+            })
         }
         E::BufferSize { .. } | E::InvalidArgument(_) => PyValueError::new_err(msg),
         _ => CudaError::new_err(msg),
-    }
+    })
 }
 
 fn core_to_py(e: &wcodec::Error) -> PyErr {
     {
         use wcodec::Error as E;
+        // The message is the whole error (with the file's path and what to do); the class is
+        // chosen by what is wrong underneath.
         let msg = e.to_string();
-        match e {
+        match e.root() {
             E::Io { op, cause, path } => {
                 // OSError(errno, strerror, filename) prints "[Errno 2] open: No such file or
                 // directory: 'path'" and sets `.errno` and `.filename` as Python code expects.

@@ -19,6 +19,19 @@ pub(crate) struct Reader {
     archive: Archive,
 }
 
+impl Reader {
+    fn check_index(&self, index: usize) -> PyResult<()> {
+        let n = self.archive.tensors().len();
+        if index >= n {
+            return Err(PyValueError::new_err(format!(
+                "tensor index {index} out of range (the file has {n})"
+            ))
+            .into());
+        }
+        Ok(())
+    }
+}
+
 #[pymethods]
 impl Reader {
     #[new]
@@ -103,12 +116,8 @@ impl Reader {
     /// tensors it has just allocated and holds). All jobs are decoded in one parallel pass with
     /// the GIL released.
     fn decode_into(&self, py: Python<'_>, jobs: Vec<(usize, usize, usize)>) -> PyResult<()> {
-        let n = self.archive.tensors().len();
-        if let Some(&(index, _, _)) = jobs.iter().find(|j| j.0 >= n) {
-            return Err(PyValueError::new_err(format!(
-                "tensor index {index} out of range (the file has {n})"
-            ))
-            .into());
+        for &(index, _, _) in &jobs {
+            self.check_index(index)?;
         }
         let buffers: Vec<CallerBuffer> = jobs
             .iter()
@@ -124,6 +133,36 @@ impl Reader {
             self.archive.decode_many_into(work)?;
             Ok(())
         })
+    }
+
+    /// Decodes bytes `[start, start + nbytes)` of tensor `index` into caller memory at
+    /// `address` (same contract as `decode_into`), decoding only the chunks (and rows of tiles)
+    /// that cover them; the whole-tensor checksum is not checked (see `wcodec::slice`). Returns
+    /// the number of chunks decoded.
+    fn decode_range_into(
+        &self,
+        py: Python<'_>,
+        index: usize,
+        start: u64,
+        address: usize,
+        nbytes: usize,
+    ) -> PyResult<u64> {
+        self.check_index(index)?;
+        py.detach(|| {
+            // SAFETY: as in `decode_into`: `address` is the `data_ptr()` of a contiguous CPU
+            // tensor of exactly `nbytes` bytes that the Python layer has just allocated and
+            // keeps referenced until this call returns.
+            #[allow(unsafe_code)]
+            let mut out = unsafe { caller_buffers(&[CallerBuffer { address, nbytes }])? };
+            Ok(self.archive.decode_range_into(index, start, out[0])?.chunks)
+        })
+    }
+
+    /// Chunks of every stream of tensor `index`: what a full decode decodes, to compare with
+    /// what `decode_range_into` reports.
+    fn tensor_chunks(&self, index: usize) -> PyResult<u64> {
+        self.check_index(index)?;
+        Ok(wcodec::slice::tensor_chunks(&self.archive.tensors()[index]))
     }
 
     /// Decodes tensors on the GPU into device memory: `jobs` is a list of `(index, device
@@ -148,7 +187,8 @@ impl Reader {
             .collect();
         py.detach(|| {
             let dec = crate::cuda::decoder(device)?;
-            dec.decode_tensors(&self.archive, &jobs, stream)?;
+            dec.decode_tensors(&self.archive, &jobs, stream)
+                .map_err(|e| crate::errors::cuda_in_file(e, self.archive.path()))?;
             Ok(())
         })
     }

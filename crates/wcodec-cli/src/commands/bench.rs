@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use serde_json::json;
 use wcodec::{Archive, EncodeOptions, NoProgress};
 
-use super::{thread_pool, Outcome};
+use super::runner::{thread_pool, Outcome};
 use crate::args::BenchArgs;
 use crate::summary::{self, size};
 

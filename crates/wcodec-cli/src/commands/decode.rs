@@ -4,7 +4,7 @@ use std::io::Write;
 
 use wcodec::DecodeOptions;
 
-use super::{timed, Outcome};
+use super::runner::{timed, Outcome};
 use crate::args::DecodeArgs;
 use crate::summary;
 

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use wcodec::EncodeOptions;
 
-use super::{timed, Outcome};
+use super::runner::{timed, Outcome};
 use crate::args::EncodeArgs;
 use crate::summary;
 

@@ -1,4 +1,5 @@
-//! `wcodec inspect`: what a `.wcodec` file holds, tensor by tensor.
+//! `wcodec inspect`: what a `.wcodec` file holds, tensor by tensor; for an encoded model
+//! directory, first what the directory is (shards, index, copied files, how to load it).
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -8,12 +9,12 @@ use anyhow::{bail, Context};
 use serde_json::json;
 use wcodec::dtype::element_count;
 use wcodec::format::header::{Encoding, TensorEntry};
-use wcodec::plane::Coder;
+use wcodec::plane_coding::Coder;
 use wcodec::tile::codec::predicted_tiles;
 use wcodec::tile::{Mode, N_MODES};
 use wcodec::Archive;
 
-use super::Outcome;
+use super::runner::Outcome;
 use crate::args::InspectArgs;
 use crate::summary::{self, size, xxh3};
 
@@ -31,15 +32,24 @@ pub(crate) fn run(args: &InspectArgs, out: &mut dyn Write) -> anyhow::Result<Out
         }
         return Ok(Outcome::Success);
     }
+    let directory = if args.path.is_dir() {
+        Some(describe_dir(&args.path)?)
+    } else {
+        None
+    };
+    if let (Some(d), false) = (&directory, args.json) {
+        d.human(out, &args.path)?;
+        writeln!(out)?;
+    }
     let mut totals = Totals::default();
     let mut reports = Vec::new();
     for (i, path) in files.iter().enumerate() {
-        let archive =
-            Archive::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
+        // Errors of `open` and of the tile modes name the file and what to do.
+        let archive = Archive::open(path)?;
         let tiles = (0..archive.tensors().len())
             .map(|t| TensorTiles::of(&archive, t))
             .collect::<anyhow::Result<Vec<_>>>()
-            .with_context(|| format!("cannot read the tile modes of `{}`", path.display()))?;
+            .context("cannot read the tile modes")?;
         let file_totals = Totals::of(&archive, &tiles);
         if args.json {
             reports.push(file_json(path, &archive, &file_totals, &tiles));
@@ -52,7 +62,10 @@ pub(crate) fn run(args: &InspectArgs, out: &mut dyn Write) -> anyhow::Result<Out
         totals.add(&file_totals);
     }
     if args.json {
-        let value = json!({"command": "inspect", "files": reports, "totals": totals.json()});
+        let mut value = json!({"command": "inspect", "files": reports, "totals": totals.json()});
+        if let Some(d) = &directory {
+            value["directory"] = d.json();
+        }
         summary::print_json(out, &value)?;
     } else if files.len() > 1 {
         writeln!(
@@ -83,6 +96,165 @@ fn wcodec_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
         bail!("no .wcodec files in `{}`", path.display());
     }
     Ok(files)
+}
+
+/// What an encoded model directory holds, beyond its `.wcodec` files' contents.
+struct DirInfo {
+    /// `(.wcodec file, source file it restores)`, relative to the directory.
+    shards: Vec<(PathBuf, String)>,
+    indexes: Vec<IndexInfo>,
+    /// Files copied unchanged by the encoder (restored as they are).
+    other: Vec<PathBuf>,
+    /// `.safetensors` files beside the `.wcodec` ones (not written by wcodec-encode).
+    plain: Vec<PathBuf>,
+}
+
+/// A `*.wcodec.index.json`.
+struct IndexInfo {
+    file: PathBuf,
+    tensors: usize,
+    shards: usize,
+    missing: Vec<String>,
+    /// The safetensors index it restores; `None` for an index written before wcodec kept the
+    /// original inside it (the original is then the copied file beside it).
+    restores: Option<String>,
+}
+
+fn describe_dir(dir: &Path) -> anyhow::Result<DirInfo> {
+    let files =
+        wcodec::dir::list_files(dir).with_context(|| format!("cannot list `{}`", dir.display()))?;
+    let mut info = DirInfo {
+        shards: Vec::new(),
+        indexes: Vec::new(),
+        other: Vec::new(),
+        plain: Vec::new(),
+    };
+    for rel in files {
+        let path = dir.join(&rel);
+        if rel
+            .extension()
+            .is_some_and(|e| e == wcodec::dir::WCODEC_EXT)
+        {
+            let archive = Archive::open(&path)?;
+            info.shards
+                .push((rel, archive.header().source.file_name.clone()));
+        } else if wcodec::dir::is_wcodec_index(&rel) {
+            let restores = wcodec::dir::restored_index(&path)?.map(|(name, _)| name);
+            let text = std::fs::read(&path)
+                .with_context(|| format!("cannot read `{}`", path.display()))?;
+            let index: serde_json::Value = serde_json::from_slice(&text)
+                .with_context(|| format!("`{}` is not valid JSON", path.display()))?;
+            let map = index["weight_map"].as_object();
+            let mut shards: Vec<String> = map
+                .map(|m| {
+                    m.values()
+                        .filter_map(|v| v.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            shards.sort();
+            shards.dedup();
+            let base = path.parent().unwrap_or(dir);
+            let missing = shards
+                .iter()
+                .filter(|s| !base.join(s).is_file())
+                .cloned()
+                .collect();
+            info.indexes.push(IndexInfo {
+                file: rel,
+                tensors: map.map_or(0, serde_json::Map::len),
+                shards: shards.len(),
+                missing,
+                restores,
+            });
+        } else if rel.extension().is_some_and(|e| e == "safetensors") {
+            info.plain.push(rel);
+        } else {
+            info.other.push(rel);
+        }
+    }
+    Ok(info)
+}
+
+impl DirInfo {
+    fn human(&self, out: &mut dyn Write, dir: &Path) -> std::io::Result<()> {
+        writeln!(out, "Encoded model directory {}", dir.display())?;
+        writeln!(
+            out,
+            "  Weights:   {} .wcodec files, each restoring its source file:",
+            self.shards.len()
+        )?;
+        for (rel, source) in &self.shards {
+            writeln!(out, "               {} → {source}", rel.display())?;
+        }
+        for i in &self.indexes {
+            let restores = i.restores.as_ref().map_or_else(
+                || " (older layout: the original index is the copied file beside it)".to_owned(),
+                |r| format!(", restores {r}"),
+            );
+            writeln!(
+                out,
+                "  Index:     {}: {} tensors in {} shards{restores}",
+                i.file.display(),
+                i.tensors,
+                i.shards
+            )?;
+            if !i.missing.is_empty() {
+                writeln!(
+                    out,
+                    "  MISSING:   shards the index lists: {}",
+                    i.missing.join(", ")
+                )?;
+            }
+        }
+        if !self.other.is_empty() {
+            let names: Vec<String> = self.other.iter().map(|p| p.display().to_string()).collect();
+            writeln!(
+                out,
+                "  Copied:    {} files kept unchanged: {}",
+                names.len(),
+                names.join(", ")
+            )?;
+        }
+        if !self.plain.is_empty() {
+            let names: Vec<String> = self.plain.iter().map(|p| p.display().to_string()).collect();
+            writeln!(
+                out,
+                "  Note:      plain .safetensors files beside the .wcodec ones (not written by wcodec-encode): {}",
+                names.join(", ")
+            )?;
+        }
+        let d = dir.display();
+        writeln!(
+            out,
+            "  Load with: vllm serve {d}    (vLLM, with the wcodec package installed)"
+        )?;
+        writeln!(
+            out,
+            "             wcodec.transformers.from_pretrained(\"{d}\")    (Transformers)"
+        )?;
+        writeln!(
+            out,
+            "             wcodec decode --input {d} --output DIR    (back to safetensors)"
+        )
+    }
+
+    fn json(&self) -> serde_json::Value {
+        json!({
+            "shards": self.shards.iter().map(|(rel, source)| json!({
+                "file": rel.display().to_string(), "restores": source,
+            })).collect::<Vec<_>>(),
+            "indexes": self.indexes.iter().map(|i| json!({
+                "file": i.file.display().to_string(),
+                "tensors": i.tensors,
+                "shards": i.shards,
+                "missing_shards": i.missing,
+                "restores": i.restores,
+            })).collect::<Vec<_>>(),
+            "copied_files": self.other.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+            "plain_safetensors_files": self.plain.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        })
+    }
 }
 
 /// Sums over tensors (and files).

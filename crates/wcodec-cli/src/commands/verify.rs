@@ -6,7 +6,7 @@ use anyhow::Context;
 use serde_json::json;
 use wcodec::verify::Mismatch;
 
-use super::{thread_pool, Outcome};
+use super::runner::{thread_pool, Outcome};
 use crate::args::VerifyArgs;
 use crate::summary;
 
