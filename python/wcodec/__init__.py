@@ -25,13 +25,22 @@ from ._api import (
     encode_checkpoint,
     load_model,
 )
-from ._device import get_decode_params, is_cuda_available, set_decode_params
+from ._device import (
+    CudaFallbackWarning,
+    get_decode_params,
+    is_cuda_available,
+    release_staging,
+    set_decode_params,
+    staging_stats,
+)
 from ._files import PathLike
+from ._load_into import LoadResult, load_into
 from ._reader import WcodecFile, WcodecSlice
 from .errors import (
     CorruptFileError,
     CudaError,
     CudaUnavailableError,
+    IncompatibleTargetError,
     TensorNotFoundError,
     UnsupportedFormatError,
     UnsupportedVersionError,
@@ -48,7 +57,10 @@ __version__: str = _wcodec.__version__
 __all__ = [
     "CorruptFileError",
     "CudaError",
+    "CudaFallbackWarning",
     "CudaUnavailableError",
+    "IncompatibleTargetError",
+    "LoadResult",
     "TensorNotFoundError",
     "UnsupportedFormatError",
     "UnsupportedVersionError",
@@ -65,9 +77,12 @@ __all__ = [
     "encode_checkpoint",
     "get_decode_params",
     "is_cuda_available",
+    "load_into",
     "load_model",
     "open",
+    "release_staging",
     "set_decode_params",
+    "staging_stats",
     "verify_checkpoint",
 ]
 
@@ -87,11 +102,15 @@ def open(
     framework: str = "pt",
     device: DeviceLike = "cpu",
     fallback: Optional[str] = "cpu",
+    *,
+    backend: str = "mmap",
 ) -> WcodecFile:
     """Opens a ``.wcodec`` file or encoded model directory for lazy reading, like
-    ``safetensors.safe_open``: ``keys()``, ``get_tensor(name)``, ``get_slice(name)``,
-    ``metadata()``; a context manager."""
-    return WcodecFile(path, framework=framework, device=device, fallback=fallback)
+    ``safetensors.safe_open``: ``keys()``, ``offset_keys()``, ``get_tensor(name)``,
+    ``get_slice(name)``, ``metadata()``; a context manager. ``backend`` (``"mmap"`` or
+    ``"pread"``, as in safetensors 0.8) is accepted and changes nothing: the file is always
+    memory-mapped, and a tensor's decode reads only its stored bytes."""
+    return WcodecFile(path, framework=framework, device=device, fallback=fallback, backend=backend)
 
 
 def verify_checkpoint(original: PathLike, decoded: PathLike) -> dict[str, Any]:

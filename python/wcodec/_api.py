@@ -12,15 +12,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
-from . import _cache, _device, _reader, _wcodec
+from . import _device, _reader, _wcodec
 from ._files import PathLike, checkpoint_files
+from ._state_dict import decode_to_state_dict
 from .errors import UnsupportedFormatError
 
 if TYPE_CHECKING:
     import torch
 
-PREDICTORS = ("none", "left", "top", "avg", "planar")
-TRANSFORMS = ("none", "dct", "adst")
+# Names and ranges come from the core (the one list of what the encoder accepts).
+PREDICTORS = tuple(_wcodec.PREDICTORS)
+TRANSFORMS = tuple(_wcodec.TRANSFORMS)
+_DEFAULT_PREDICTORS = tuple(_wcodec.DEFAULT_PREDICTORS)  # ("left", "top", "avg", "planar")
+_DEFAULT_TRANSFORMS = tuple(_wcodec.DEFAULT_TRANSFORMS)  # ("none", "dct", "adst")
+_MIN_TILE, _MAX_TILE, _DEFAULT_TILE = _wcodec.TILE_SIZES
+_MIN_CHUNK, _MAX_CHUNK, _DEFAULT_CHUNK = _wcodec.CHUNK_SYMBOLS
 
 
 def _check_output(output_path: PathLike, overwrite: bool) -> None:
@@ -32,8 +38,8 @@ def _check_output(output_path: PathLike, overwrite: bool) -> None:
 def _check_tiles(tile_size: int, predictor_modes: Sequence[str], transforms: Sequence[str]) -> None:
     if isinstance(tile_size, bool) or not isinstance(tile_size, int):
         raise TypeError(f"tile_size must be an int, not {type(tile_size).__name__}")
-    if tile_size != 0 and not 4 <= tile_size <= 64:
-        raise ValueError(f"tile_size must be 0 (no tiles) or in [4, 64], not {tile_size}")
+    if tile_size != 0 and not _MIN_TILE <= tile_size <= _MAX_TILE:
+        raise ValueError(f"tile_size must be 0 (no tiles) or in [{_MIN_TILE}, {_MAX_TILE}], not {tile_size}")
     for kind, given, known in (
         ("predictor", predictor_modes, PREDICTORS),
         ("transform", transforms, TRANSFORMS),
@@ -48,9 +54,9 @@ def _check_tiles(tile_size: int, predictor_modes: Sequence[str], transforms: Seq
 def encode_checkpoint(
     input_path: PathLike,
     output_path: PathLike,
-    tile_size: int = 16,
-    predictor_modes: Sequence[str] = ("left", "top", "avg", "planar"),
-    transforms: Sequence[str] = ("none", "dct", "adst"),
+    tile_size: int = _DEFAULT_TILE,
+    predictor_modes: Sequence[str] = _DEFAULT_PREDICTORS,
+    transforms: Sequence[str] = _DEFAULT_TRANSFORMS,
     threads: Optional[int] = None,
     *,
     overwrite: bool = False,
@@ -83,10 +89,12 @@ def encode_checkpoint(
     if chunk_symbols is not None and (
         isinstance(chunk_symbols, bool)
         or not isinstance(chunk_symbols, int)
-        or not 4096 <= chunk_symbols <= 1 << 20
+        or not _MIN_CHUNK <= chunk_symbols <= _MAX_CHUNK
         or chunk_symbols & (chunk_symbols - 1)
     ):
-        raise ValueError(f"chunk_symbols must be a power of two in [4096, 1048576], not {chunk_symbols!r}")
+        raise ValueError(
+            f"chunk_symbols must be a power of two in [{_MIN_CHUNK}, {_MAX_CHUNK}], not {chunk_symbols!r}"
+        )
     _check_output(output_path, overwrite)
     if threads is None:
         threads = os.cpu_count() or 1
@@ -144,6 +152,8 @@ def decode_checkpoint(
     default) through a pipelined load: the memory-mapped file is staged through pinned buffers
     and copied on several streams while earlier batches decode. Where the GPU decoder cannot run
     (see :func:`is_cuda_available`), ``fallback="cpu"`` decodes on the CPU and copies, and
+    ``fallback=None`` raises :class:`CudaUnavailableError`. Where torch sees no CUDA device at
+    all, ``fallback="cpu"`` returns CPU tensors with one :class:`CudaFallbackWarning`, and
     ``fallback=None`` raises :class:`CudaUnavailableError`. ``cache_dir`` keeps decoded
     files for the next load (see :mod:`wcodec._cache`).
     """
@@ -156,34 +166,6 @@ def decode_checkpoint(
     return decode_to_state_dict(
         input_path, device=device, fallback=fallback, stream=stream, cache_dir=cache_dir
     )
-
-
-def decode_to_state_dict(
-    path: PathLike,
-    device: _device.DeviceLike = "cuda",
-    fallback: Optional[str] = "cpu",
-    *,
-    stream: Any = None,
-    cache_dir: Optional[PathLike] = None,
-) -> dict[str, torch.Tensor]:
-    """Every tensor of a ``.wcodec`` file or encoded model directory, by name, on ``device``
-    (see :func:`decode_checkpoint` for ``device``, ``fallback``, ``stream`` and ``cache_dir``)."""
-    dev = _device.resolve(device, fallback)
-    ckpt = _reader.Checkpoint.open(path)
-    if cache_dir is not None:
-        out: dict[str, torch.Tensor] = {}
-        for reader in ckpt.readers:
-            cached = _cache.load_cached(cache_dir, reader)
-            if cached is None:
-                infos = [e for e in ckpt.entries.values() if e.reader is reader]
-                cached = dict(zip((e.name for e in infos), _reader.decode(infos)))
-            out.update(cached)
-        if dev.type == "cpu":
-            return out
-        names = list(out)
-        return dict(zip(names, _reader._to_device([out[n] for n in names], dev, stream)))
-    infos = list(ckpt.entries.values())
-    return dict(zip(ckpt.entries, _reader.decode(infos, dev, fallback, stream)))
 
 
 def decode_layer(
@@ -268,6 +250,7 @@ def load_model(
         )
     import torch
 
+    assert model_class is not None  # None means a Hugging Face directory, handled above
     dev = _device.resolve(device, fallback)
     state = decode_to_state_dict(path, device=dev, fallback=fallback, cache_dir=cache_dir)
     with torch.device(dev):

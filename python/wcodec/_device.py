@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Union
 
@@ -16,6 +17,11 @@ if TYPE_CHECKING:
 DeviceLike = Union[str, int, "torch.device"]
 
 _FALLBACKS = ("cpu", None)
+
+
+class CudaFallbackWarning(RuntimeWarning):
+    """A CUDA destination was asked for on a machine where torch sees no CUDA device, and
+    ``fallback="cpu"`` returned CPU tensors instead (one warning per call)."""
 
 
 _gpu_lock = threading.Lock()
@@ -33,7 +39,7 @@ def _configure_nvrtc() -> None:
     if os.environ.get("WCODEC_NVRTC_PATH"):
         return
     try:
-        import nvidia.cu13 as cu13  # type: ignore[import-not-found]
+        import nvidia.cu13 as cu13
     except ImportError:
         return
     for root in getattr(cu13, "__path__", []):
@@ -74,10 +80,14 @@ def is_cuda_available() -> bool:
 
 
 def resolve(device: DeviceLike, fallback: Optional[str]) -> torch.device:
-    """Checks a destination device; returns it as a ``torch.device``.
+    """Checks a destination device; returns where the tensors will really go.
 
-    CPU destinations always work. A CUDA destination needs a visible CUDA device; without the GPU
-    decoder it also needs ``fallback="cpu"`` (decode on the CPU, then copy).
+    CPU destinations always work. A CUDA destination on a machine where torch sees no CUDA
+    device becomes the CPU with ``fallback="cpu"`` (the specification's "tries GPU first, falls
+    back to CPU"), announced by one :class:`CudaFallbackWarning`, and raises
+    :class:`CudaUnavailableError` with ``fallback=None``. Where CUDA exists but the GPU decoder
+    cannot run, ``fallback="cpu"`` keeps the CUDA destination (decode on the CPU, then copy).
+    Every public call resolves once and passes the result on, so one call warns once.
     """
     import torch
 
@@ -88,9 +98,18 @@ def resolve(device: DeviceLike, fallback: Optional[str]) -> torch.device:
         return dev
     if dev.type == "cuda":
         if not torch.cuda.is_available():
+            if fallback == "cpu":
+                warnings.warn(
+                    f"device={str(dev)!r} was requested but torch sees no CUDA device: the tensors "
+                    "are decoded on the CPU and stay there (fallback='cpu'; pass device='cpu' to "
+                    "silence this, or fallback=None to make it an error)",
+                    CudaFallbackWarning,
+                    stacklevel=3,
+                )
+                return torch.device("cpu")
             raise CudaUnavailableError(
-                f"device={str(dev)!r} was requested but torch sees no CUDA device; "
-                "pass device='cpu'"
+                f"device={str(dev)!r} was requested but torch sees no CUDA device and fallback=None "
+                "forbids returning CPU tensors; pass device='cpu' or fallback='cpu'"
             )
         index = dev.index if dev.index is not None else torch.cuda.current_device()
         if index >= torch.cuda.device_count():
@@ -116,39 +135,66 @@ def use_gpu_decoder(dev: torch.device) -> bool:
 # --- GPU decoder tuning -----------------------------------------------------------------------
 
 _params_lock = threading.Lock()
-_params: dict[str, Any] = {"tiles_per_block": 4, "streams": 4, "use_tensor_cores": False}
+# Defaults and ranges come from the GPU decoder itself (`wcodec-cuda`'s `DecodeParams`): one
+# definition for Rust, the C ABI and Python.
+_ranges: dict[str, tuple[int, int, int]] = {
+    name: (default, low, high) for name, default, low, high in _wcodec.cuda_param_ranges()
+}
+_params: dict[str, Any] = {
+    "chunks_per_block": _ranges["chunks_per_block"][0],
+    "streams": _ranges["streams"][0],
+    "use_tensor_cores": False,
+}
 
 
 def _push_params() -> None:
-    _wcodec.set_cuda_params(_params["tiles_per_block"], _params["streams"], _params["use_tensor_cores"])
+    _wcodec.set_cuda_params(_params["chunks_per_block"], _params["streams"])
 
 
-def set_decode_params(tiles_per_block: int = 4, streams: int = 4, use_tensor_cores: bool = False) -> None:
-    """Tunes the GPU decoder for the whole process.
+def set_decode_params(
+    chunks_per_block: Optional[int] = None,
+    streams: Optional[int] = None,
+    use_tensor_cores: bool = False,
+    *,
+    tiles_per_block: Optional[int] = None,
+) -> None:
+    """Tunes the GPU decoder for the whole process; a parameter left out keeps its default.
 
-    * ``tiles_per_block`` (1–8): chunks of one tensor decoded by one thread block, one warp per
-      chunk. Blocks share one load of the tensor's decode tables; fewer per block spread a small
-      tensor over more multiprocessors.
-    * ``streams`` (1–16): batches of compressed data in flight, each with its own CUDA stream and
-      pinned staging buffer, so that host-to-device copies overlap decoding; 1 runs everything on
-      the caller's stream.
-    * ``use_tensor_cores``: accepted for the specification's API, and has no effect: tensor cores
-      multiply matrices, and a ``.wcodec`` decode has no matrix product to give them. Entropy
-      decoding is a serial chain of table lookups per lane, the plane join is byte shuffling, and
-      the tile transforms (format version 2) are integer lifting steps taken modulo 256, exact
-      only in integer arithmetic. ``docs/benchmarks.md`` shows where the decode time goes.
+    * ``chunks_per_block`` (1–8, default 4): chunks of one tensor decoded by one thread block,
+      one warp per chunk. Blocks share one load of the tensor's decode tables; fewer per block
+      spread a small tensor over more multiprocessors. ``tiles_per_block``, the name in the
+      original specification, is accepted as an alias (it always meant chunks, not the tiles of
+      the tile toolset).
+    * ``streams`` (1–16, default 2): windows of the file in flight, each with its own CUDA stream
+      and pinned staging buffer, so that reading the next window overlaps copying and decoding
+      the previous ones; 1 runs the GPU work on the caller's stream.
+    * ``use_tensor_cores``: accepted for the specification's API, and has no effect (it is not
+      passed to the decoder): tensor cores multiply matrices, and a ``.wcodec`` decode has no
+      matrix product to give them. Entropy decoding is a serial chain of table lookups per lane,
+      the plane join is byte shuffling, and the tile transforms (format version 2) are integer
+      lifting steps taken modulo 256, exact only in integer arithmetic.
 
-    The CPU decoder has no such parameters.
+    Ranges and defaults are the GPU decoder's own (``wcodec-cuda``). The CPU decoder has no such
+    parameters.
     """
-    for name, value, low, high in (("tiles_per_block", tiles_per_block, 1, 8), ("streams", streams, 1, 16)):
+    if tiles_per_block is not None:
+        if chunks_per_block is not None and chunks_per_block != tiles_per_block:
+            raise TypeError("pass chunks_per_block or its alias tiles_per_block, not both")
+        chunks_per_block = tiles_per_block
+    if chunks_per_block is None:
+        chunks_per_block = _ranges["chunks_per_block"][0]
+    if streams is None:
+        streams = _ranges["streams"][0]
+    for name, value in (("chunks_per_block", chunks_per_block), ("streams", streams)):
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"{name} must be an int, not {type(value).__name__}")
+        _, low, high = _ranges[name]
         if not low <= value <= high:
             raise ValueError(f"{name} must be in [{low}, {high}], not {value}")
     if not isinstance(use_tensor_cores, bool):
         raise TypeError(f"use_tensor_cores must be a bool, not {type(use_tensor_cores).__name__}")
     with _params_lock:
-        _params.update(tiles_per_block=tiles_per_block, streams=streams, use_tensor_cores=use_tensor_cores)
+        _params.update(chunks_per_block=chunks_per_block, streams=streams, use_tensor_cores=use_tensor_cores)
         _push_params()
 
 
@@ -156,3 +202,18 @@ def get_decode_params() -> dict[str, Any]:
     """The current GPU decoder parameters (a copy)."""
     with _params_lock:
         return dict(_params)
+
+
+def staging_stats(device: int = 0) -> Optional[dict[str, int]]:
+    """What the GPU decoder of CUDA device ``device`` keeps between loads: ``slots`` (windows in
+    flight), ``pinned_bytes`` and ``device_bytes`` held, and the counters ``allocations`` (buffers
+    allocated since the decoder was created: constant once its pool is warm) and ``leases``
+    (loads). ``None`` before the first GPU load on that device."""
+    stats = _wcodec.cuda_staging_stats(device)
+    return None if stats is None else dict(stats)
+
+
+def release_staging() -> int:
+    """Frees the pinned and device staging memory the loaders keep between loads (the next load
+    allocates it again); returns the number of GPU staging slots freed."""
+    return _wcodec.release_staging()

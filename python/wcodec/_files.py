@@ -5,12 +5,11 @@ from __future__ import annotations
 import errno
 import json
 import os
-import threading
-from collections import OrderedDict
 from pathlib import Path
 from typing import Union
 
 from . import _wcodec
+from ._lru import LRU, clear_all
 from .errors import CorruptFileError, WcodecError, WcodecFileNotFoundError
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -23,7 +22,9 @@ def checkpoint_files(path: PathLike) -> list[Path]:
     """The ``.wcodec`` files of a file or an encoded model directory, in checkpoint order.
 
     A directory with a ``model.wcodec.index.json`` lists the shards of its ``weight_map``;
-    otherwise every ``*.wcodec`` file at its top level counts, sorted by name.
+    otherwise every ``*.wcodec`` file at its top level counts, sorted by name. (The index has
+    the same ``weight_map`` in every layout: older encoded directories also kept a copy of
+    ``model.safetensors.index.json``, newer ones keep the original inside the wcodec index.)
     """
     p = Path(os.fspath(path))
     if not p.exists():
@@ -36,12 +37,18 @@ def checkpoint_files(path: PathLike) -> list[Path]:
             weight_map = json.loads(index.read_text(encoding="utf-8"))["weight_map"]
             names = sorted(set(weight_map.values()))
         except (ValueError, KeyError, TypeError, AttributeError) as e:
-            raise CorruptFileError(f"`{index}` is not a valid wcodec index: {e}") from None
+            raise CorruptFileError(
+                f"`{index}` is damaged: not a valid wcodec index ({e}); download it again, or encode "
+                "the original checkpoint again with wcodec-encode"
+            ) from None
         files = [p / n for n in names]
         missing = [str(f) for f in files if not f.is_file()]
         if missing:
             raise WcodecFileNotFoundError(
-                errno.ENOENT, f"`{index}` names missing shards: {', '.join(missing)}", missing[0]
+                errno.ENOENT,
+                f"shards listed by `{index}` are missing: {', '.join(missing)}; download the whole "
+                "directory again",
+                missing[0],
             )
         return files
     files = sorted(f for f in p.iterdir() if f.suffix == ".wcodec" and f.is_file())
@@ -51,23 +58,21 @@ def checkpoint_files(path: PathLike) -> list[Path]:
 
 
 def is_wcodec_dir(path: PathLike) -> bool:
-    """Whether ``path`` is a model directory made by ``wcodec-encode`` (and not a plain one)."""
+    """Whether ``path`` is a model directory made by ``wcodec-encode`` (and not a plain one): it
+    has a wcodec index, or ``.wcodec`` files and no ``.safetensors`` ones."""
     p = Path(os.fspath(path))
     if not p.is_dir():
         return False
     if (p / WCODEC_INDEX).is_file():
         return True
-    has_wcodec = any(f.suffix == ".wcodec" for f in p.iterdir())
-    has_plain = any(f.suffix == ".safetensors" for f in p.iterdir())
-    return has_wcodec and not has_plain
+    suffixes = {f.suffix for f in p.iterdir()}
+    return ".wcodec" in suffixes and ".safetensors" not in suffixes
 
 
 # Opening parses and checks the header; callers such as decode_layer in a thread pool open the
 # same file again and again, so recently opened readers are kept (keyed by identity and mtime, so
 # a rewritten file is reopened).
-_CACHE_SIZE = 16
-_cache: OrderedDict[tuple[str, int, int, int], _wcodec.Reader] = OrderedDict()
-_cache_lock = threading.Lock()
+_readers: LRU[tuple[str, int, int, int], _wcodec.Reader] = LRU(16)
 
 
 def open_reader(path: PathLike) -> _wcodec.Reader:
@@ -78,20 +83,12 @@ def open_reader(path: PathLike) -> _wcodec.Reader:
     except FileNotFoundError:
         raise WcodecFileNotFoundError(errno.ENOENT, "no such file", str(path)) from None
     key = (p, st.st_ino, st.st_mtime_ns, st.st_size)
-    with _cache_lock:
-        reader = _cache.get(key)
-        if reader is not None:
-            _cache.move_to_end(key)
-            return reader
-    reader = _wcodec.Reader(p)
-    with _cache_lock:
-        _cache[key] = reader
-        while len(_cache) > _CACHE_SIZE:
-            _cache.popitem(last=False)
-    return reader
+    # Opened under the name the caller gave, so that errors name that file (in a Hugging Face
+    # cache the real path is a content hash under blobs/).
+    return _readers.get_or_make(key, lambda: _wcodec.Reader(os.fspath(path)))
 
 
 def clear_reader_cache() -> None:
-    """Forgets every cached reader (their files are unmapped once no tensor view needs them)."""
-    with _cache_lock:
-        _cache.clear()
+    """Forgets every cached reader, and every checkpoint table holding one (their files are
+    unmapped once no tensor view needs them)."""
+    clear_all()

@@ -8,14 +8,13 @@ released: on the CPU by as many threads as the machine has, on a CUDA device by 
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, Optional
 
 from . import _device, _dtypes
 from ._files import PathLike, checkpoint_files, open_reader
+from ._lru import LRU
 from .errors import CorruptFileError, CudaUnavailableError, TensorNotFoundError, WcodecError
 
 if TYPE_CHECKING:
@@ -28,7 +27,7 @@ class TensorInfo(NamedTuple):
     """Where a tensor lives and what it is (dtype as safetensors spells it)."""
 
     reader: _wcodec.Reader
-    index: int
+    index: int  # type: ignore[assignment]  # shadows tuple.index, as the field of a NamedTuple may
     name: str
     dtype: str
     shape: list[int]
@@ -64,17 +63,7 @@ class Checkpoint:
         readers = [open_reader(f) for f in files]
         # Cached entries hold their readers, so these ids cannot be reused while cached.
         key = tuple(id(r) for r in readers)
-        with _checkpoints_lock:
-            ckpt = _checkpoints.get(key)
-            if ckpt is not None:
-                _checkpoints.move_to_end(key)
-                return ckpt
-        ckpt = cls(path, files, readers)
-        with _checkpoints_lock:
-            _checkpoints[key] = ckpt
-            while len(_checkpoints) > _CHECKPOINTS:
-                _checkpoints.popitem(last=False)
-        return ckpt
+        return _checkpoints.get_or_make(key, lambda: cls(path, files, readers))
 
     def info(self, name: str) -> TensorInfo:
         try:
@@ -89,9 +78,7 @@ class Checkpoint:
         return dict(meta) if meta is not None else None
 
 
-_CHECKPOINTS = 16
-_checkpoints: OrderedDict[tuple[int, ...], Checkpoint] = OrderedDict()
-_checkpoints_lock = threading.Lock()
+_checkpoints: LRU[tuple[int, ...], Checkpoint] = LRU(16)
 
 
 def decode(
@@ -134,22 +121,43 @@ def _by_reader(entries: list[TensorInfo]) -> list[list[int]]:
 
 
 def _decode_grouped(
-    entries: list[TensorInfo], device: Optional[torch.device], run: Callable[[_wcodec.Reader, list], None]
+    entries: list[TensorInfo],
+    device: Optional[torch.device],
+    run: Callable[[_wcodec.Reader, list], None],
+    parallel: bool = False,
 ) -> list[torch.Tensor]:
     """Allocates every destination on ``device`` and has ``run(reader, jobs)`` decode each file's
-    share in one call; ``outs`` keeps every destination alive meanwhile (the native contract)."""
+    share in one call; ``outs`` keeps every destination alive meanwhile (the native contract).
+    With ``parallel``, the files of a sharded checkpoint are read and decoded
+    :data:`_PARALLEL_SHARDS` at a time (each call releases the GIL and reads its own windows);
+    the GPU path keeps one file at a time, its device staging bounded to one call's slots."""
     outs: list[Optional[torch.Tensor]] = [None] * len(entries)
+    work = []
     for positions in _by_reader(entries):
         jobs = []
         for i in positions:
             outs[i] = t = _empty(entries[i], device)
             jobs.append((entries[i].index, t.data_ptr(), entries[i].nbytes))
-        run(entries[positions[0]].reader, jobs)
+        work.append((entries[positions[0]].reader, jobs))
+    if parallel and len(work) > 1 and _PARALLEL_SHARDS > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(_PARALLEL_SHARDS, len(work))) as pool:
+            for f in [pool.submit(run, reader, jobs) for reader, jobs in work]:
+                f.result()
+    else:
+        for reader, jobs in work:
+            run(reader, jobs)
     return [t for t in outs if t is not None]
 
 
+# Shards decoded at once on the CPU: two keeps a disk array busy across shard boundaries while the
+# staging memory (two 64 MiB windows per call) stays within the loading budget.
+_PARALLEL_SHARDS = 2
+
+
 def _decode_cpu(entries: list[TensorInfo]) -> list[torch.Tensor]:
-    return _decode_grouped(entries, None, lambda reader, jobs: reader.decode_into(jobs))
+    return _decode_grouped(entries, None, lambda reader, jobs: reader.decode_into(jobs), parallel=True)
 
 
 def _decode_cuda(entries: list[TensorInfo], dev: torch.device, stream: Any) -> list[torch.Tensor]:
@@ -175,11 +183,23 @@ def _to_device(tensors: list[torch.Tensor], dev: torch.device, stream: Any) -> l
 
 class WcodecSlice:
     """A tensor not decoded yet, as ``safe_open(...).get_slice`` returns (``get_shape()``,
-    ``get_dtype()``, indexing). Indexing decodes the whole tensor, then slices it."""
+    ``get_dtype()``, indexing with torch's rules).
+
+    Indexing that keeps part of the leading dimension (``s[a:b]``, ``s[i]``, ``s[[i, j]]``,
+    each with any further indices, as tensor-parallel loaders slice a weight) decodes only the
+    chunks that cover those rows, on the CPU, then applies the rest of the index and moves the
+    result to the file's device. Anything else (the whole leading dimension, ``...`` or ``None``
+    first, tensor indices, negative steps, 0-d tensors) decodes the whole tensor, on the device,
+    and slices it. A partial decode checks every chunk it decodes but not the tensor's checksum,
+    which covers the whole tensor (docs/python.md, "Slices").
+    """
 
     def __init__(self, file: WcodecFile, info: TensorInfo) -> None:
         self._file = file
         self._info = info
+        #: Chunks decoded by this handle's partial decodes (a statistic: tests and benchmarks
+        #: check that a slice reads only its share).
+        self.chunks_decoded = 0
 
     def get_shape(self) -> list[int]:
         return list(self._info.shape)
@@ -192,9 +212,37 @@ class WcodecSlice:
         return _device.resolve(self._file.device, self._file.fallback)
 
     def __getitem__(self, index: Any) -> torch.Tensor:
-        full = self._file.get_tensor(self._info.name)
-        part = full[index]
-        return part.clone() if part.numel() < full.numel() else part
+        self._file._checkpoint  # noqa: B018 (raises once the file is closed)
+        rows = _torch_rows(self._info)
+        plan = _leading_rows(index, rows) if rows else None
+        if plan is None or plan[1] - plan[0] == rows:
+            full = self._file.get_tensor(self._info.name)
+            part = full[index]
+            return part.clone() if part.numel() < full.numel() else part
+        lo, hi, rest = plan
+        sub = self._decode_rows(lo, hi)
+        part = sub[rest]
+        if part.numel() < sub.numel():
+            part = part.clone()
+        dev = self.device
+        return part if dev.type == "cpu" else _to_device([part], dev, None)[0]
+
+    def _decode_rows(self, lo: int, hi: int) -> torch.Tensor:
+        """Rows ``[lo, hi)`` of the leading dimension (of the torch shape), decoded on the CPU
+        from the chunks that cover them."""
+        import torch
+
+        e = self._info
+        shape = _dtypes.torch_shape(e.dtype, e.shape)
+        row = e.nbytes // shape[0]
+        out = torch.empty([hi - lo, *shape[1:]], dtype=_dtypes.torch_dtype(e.dtype))
+        nbytes = (hi - lo) * row
+        if out.numel() * out.element_size() != nbytes:
+            raise CorruptFileError(
+                f"tensor `{e.name}`: {e.nbytes} bytes do not fill a {e.dtype} tensor of shape {e.shape}"
+            )
+        self.chunks_decoded += e.reader.decode_range_into(e.index, lo * row, out.data_ptr(), nbytes)
+        return out
 
     def __len__(self) -> int:
         if not self._info.shape:
@@ -203,6 +251,65 @@ class WcodecSlice:
 
     def __repr__(self) -> str:
         return f"WcodecSlice({self._info.name!r}, {self._info.dtype}, {self._info.shape})"
+
+
+def _torch_rows(e: TensorInfo) -> int:
+    """Rows of the tensor's leading dimension as torch sees it, when rows are whole runs of its
+    bytes; 0 when a partial decode does not apply (0-d or empty tensors, odd sizes)."""
+    try:
+        shape = _dtypes.torch_shape(e.dtype, e.shape)
+    except WcodecError:
+        return 0
+    if not shape or shape[0] <= 0 or e.nbytes % shape[0]:
+        return 0
+    return shape[0]
+
+
+def _leading_rows(index: Any, rows: int) -> Optional[tuple[int, int, Any]]:
+    """For an index into a tensor of ``rows`` leading rows: ``(lo, hi, rest)`` such that
+    ``tensor[index] == tensor[lo:hi][rest]``; ``None`` when the index is not one this can
+    rewrite (then the whole tensor is decoded and torch interprets the index as given)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    if not parts:
+        return None
+    first, others = parts[0], parts[1:]
+    if isinstance(first, bool):
+        return None
+    if isinstance(first, int):
+        i = first + rows if first < 0 else first
+        if not 0 <= i < rows:
+            return None
+        return i, i + 1, (0, *others)
+    if isinstance(first, slice):
+        try:
+            start, stop, step = first.indices(rows)
+        except (TypeError, ValueError):
+            return None
+        if step <= 0:
+            return None
+        r = range(start, stop, step)
+        if not r:
+            return 0, 0, (slice(0, 0), *others)
+        lo, hi = r[0], r[-1] + 1
+        return lo, hi, (slice(0, hi - lo, step), *others)
+    if isinstance(first, list) and first and all(type(i) is int for i in first):
+        norm = [i + rows if i < 0 else i for i in first]
+        if not all(0 <= i < rows for i in norm):
+            return None
+        lo, hi = min(norm), max(norm) + 1
+        return lo, hi, ([i - lo for i in norm], *others)
+    return None
+
+
+_BACKENDS = ("mmap", "pread")
+
+
+def check_backend(backend: str) -> None:
+    """Accepts the ``backend`` argument of safetensors 0.8 (``"mmap"`` or ``"pread"``), which
+    changes nothing here: a ``.wcodec`` file is always memory-mapped and a tensor's decode reads
+    only its stored bytes."""
+    if backend not in _BACKENDS:
+        raise ValueError(f"backend {backend!r} is invalid (expected one of: 'mmap', 'pread')")
 
 
 class WcodecFile:
@@ -219,11 +326,14 @@ class WcodecFile:
         framework: str = "pt",
         device: _device.DeviceLike = "cpu",
         fallback: Optional[str] = "cpu",
+        *,
+        backend: str = "mmap",
     ) -> None:
+        check_backend(backend)
         if framework not in ("pt", "torch", "pytorch"):
             raise ValueError(f"framework must be 'pt' (torch), not {framework!r}")
-        _device.resolve(device, fallback)
-        self.device = device
+        # Resolved once, so that a CPU fallback warns when the file is opened, not per tensor.
+        self.device: _device.DeviceLike = _device.resolve(device, fallback)
         self.fallback = fallback
         self._ckpt: Optional[Checkpoint] = Checkpoint.open(path)
 
@@ -236,6 +346,16 @@ class WcodecFile:
     def keys(self) -> list[str]:
         """Tensor names, sorted (as ``safe_open`` lists them)."""
         return sorted(self._checkpoint.entries)
+
+    def offset_keys(self) -> list[str]:
+        """Tensor names in the order of their bytes in the source file (shard after shard for
+        a model directory), as ``safe_open(...).offset_keys()`` lists them."""
+        names: list[str] = []
+        for reader in self._checkpoint.readers:
+            header = json.loads(reader.source_header)
+            header.pop("__metadata__", None)
+            names.extend(sorted(header, key=lambda n: (header[n]["data_offsets"][0], n)))
+        return names
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.keys())

@@ -4,6 +4,11 @@ Every error of the codec derives from :class:`WcodecError`. Where Python has a b
 caller would naturally catch, the wcodec class derives from it too: a missing tensor is also a
 ``KeyError``, a missing file also a ``FileNotFoundError``. Argument mistakes (a bad option value)
 raise plain ``ValueError``/``TypeError``.
+
+Where ``safetensors`` is installed, :class:`WcodecError` also derives from
+``safetensors.SafetensorError``, so code written for ``safetensors.safe_open`` that catches it
+catches wcodec's errors too (safetensors stays optional: without it the bases are the ones
+above).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 __all__ = [
     "CorruptFileError",
     "CudaUnavailableError",
+    "IncompatibleTargetError",
     "TensorNotFoundError",
     "UnsupportedFormatError",
     "UnsupportedVersionError",
@@ -20,8 +26,24 @@ __all__ = [
 ]
 
 
-class WcodecError(Exception):
-    """Base class of every wcodec error."""
+def _safetensors_bases() -> tuple[type[Exception], ...]:
+    """``(SafetensorError,)`` when safetensors can be imported, else ``()``. Any failure to
+    import it (missing, or a broken build) leaves wcodec's errors as they are without it."""
+    try:
+        from safetensors import SafetensorError
+    except Exception:  # an optional dependency may fail in any way
+        return ()
+    if not (isinstance(SafetensorError, type) and issubclass(SafetensorError, Exception)):
+        return ()
+    return (SafetensorError,)
+
+
+_BASES: tuple[type[Exception], ...] = (*_safetensors_bases(), Exception)
+
+
+class WcodecError(*_BASES):  # type: ignore[misc]
+    """Base class of every wcodec error (also a ``safetensors.SafetensorError`` when
+    safetensors is installed)."""
 
 
 class CorruptFileError(WcodecError):
@@ -49,6 +71,11 @@ class WcodecIOError(WcodecError, OSError):
 
 class WcodecFileNotFoundError(WcodecIOError, FileNotFoundError):
     """A path given to wcodec does not exist."""
+
+
+class IncompatibleTargetError(WcodecError, RuntimeError):
+    """``load_into``: the target's names, dtypes or shapes do not match the checkpoint's (a
+    ``RuntimeError``, as ``load_state_dict`` raises); nothing was written."""
 
 
 class CudaError(WcodecError, RuntimeError):

@@ -21,13 +21,13 @@ import os
 import threading
 import types
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, cast
 
 import transformers
 
 from . import _device
-from ._api import decode_to_state_dict
 from ._files import PathLike, is_wcodec_dir
+from ._state_dict import decode_to_state_dict
 from .errors import UnsupportedFormatError
 
 __all__ = ["from_pretrained", "is_patched", "patch", "unpatch"]
@@ -39,12 +39,14 @@ def _model_class(config: Any) -> type:
         if cls is not None:
             return cls
     try:
-        return transformers.AutoModel._model_mapping[type(config)]
+        found = transformers.AutoModel._model_mapping[type(config)]
     except KeyError:
         raise UnsupportedFormatError(
             f"cannot tell which model class to build for config {type(config).__name__}; "
             "pass model_class="
         ) from None
+    # A config mapped to several classes gives them as a tuple: the first is AutoModel's choice.
+    return cast(type, found[0] if isinstance(found, tuple) else found)
 
 
 def from_pretrained(
@@ -88,7 +90,7 @@ _lock = threading.Lock()
 _saved: Optional[Any] = None  # the original PreTrainedModel.from_pretrained (a classmethod)
 
 
-def _original(cls: type) -> Any:
+def _original(cls: Any) -> Any:
     """``cls.from_pretrained`` as transformers defines it, even while patched."""
     if _saved is not None and getattr(cls.from_pretrained, "__func__", None) is _patched_impl:
         return types.MethodType(_saved, cls)
@@ -120,7 +122,7 @@ def patch() -> None:
             return
         base = transformers.PreTrainedModel
         _saved = base.__dict__["from_pretrained"].__func__
-        base.from_pretrained = classmethod(functools.wraps(_saved)(_patched_impl))
+        setattr(base, "from_pretrained", classmethod(functools.wraps(_saved)(_patched_impl)))  # noqa: B010
 
 
 def unpatch() -> None:
@@ -129,7 +131,7 @@ def unpatch() -> None:
     with _lock:
         if _saved is None:
             return
-        transformers.PreTrainedModel.from_pretrained = classmethod(_saved)
+        setattr(transformers.PreTrainedModel, "from_pretrained", classmethod(_saved))  # noqa: B010
         _saved = None
 
 

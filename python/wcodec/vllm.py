@@ -1,50 +1,60 @@
-"""vLLM: serve model directories made by ``wcodec-encode`` (load format ``"wcodec"``).
+"""vLLM: serve model directories made by ``wcodec-encode``.
 
-    vllm serve path/to/model.wcodec --load-format wcodec
-    LLM(model="path/to/model.wcodec", load_format="wcodec")
+    vllm serve path/to/model.wcodec                      # load format `auto` routes it to wcodec
+    vllm serve path/to/model.wcodec --load-format wcodec # the same, explicitly (and its options)
+    LLM(model="path/to/model.wcodec")
 
 Installing ``wcodec`` registers the plugin through the ``vllm.general_plugins`` entry point
 (``wcodec = "wcodec.vllm:register"``): vLLM calls :func:`register` once in every process it
-starts (API server, engine core, each worker), which adds :class:`WcodecModelLoader` under the
-load format ``"wcodec"``. The loader decodes every tensor of the directory's ``.wcodec`` shards
-(on the GPU with the GPU decoder when the model lives on a CUDA device) and feeds them to the
-model's own ``load_weights`` in the checkpoint's names, dtypes and layouts, exactly as vLLM's
-default loader feeds safetensors tensors; quantized checkpoints (``qweight``, ``weight_scale``,
-``weight_packed``…) therefore load through vLLM's usual quantization code unchanged.
+starts (API server, engine core, each worker), which adds
+
+- the load format ``"wcodec"`` (:class:`WcodecModelLoader`): decodes every tensor of the
+  directory's ``.wcodec`` shards (on the GPU with the GPU decoder when the model lives on a CUDA
+  device) and feeds them to the model's own ``load_weights`` in the checkpoint's names, dtypes
+  and layouts, exactly as vLLM's default loader feeds safetensors tensors; quantized checkpoints
+  (``qweight``, ``weight_scale``, ``weight_packed``…) therefore load through vLLM's usual
+  quantization code unchanged;
+- for vLLM's default load format ``"auto"``, vLLM's own loader extended to send an encoded
+  directory (one whose weights are ``.wcodec`` files) to :class:`WcodecModelLoader` and everything
+  else to vLLM's code unchanged (``WCODEC_VLLM_AUTO=0`` turns this off; an encoded directory then
+  fails with a message that says to add ``--load-format wcodec``);
+- the load format ``"wcodec_sharded"``, the counterpart of vLLM's ``sharded_state``: each rank
+  reads only its own pre-sharded ``model-rank-{rank}-part-{part}.wcodec`` files, written from a
+  model vLLM has loaded by ``python -m wcodec.vllm save-sharded``.
 
 This module imports neither vLLM nor torch at import time: :func:`register` runs in every vLLM
 process, including forked workers that must not touch CUDA before they fork, and for models that
-are not wcodec at all. The loader class lives in :mod:`wcodec._vllm_loader` and is imported on
-registration.
+are not wcodec at all. The loader classes live in private modules imported on registration.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-import os
+import sys
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Optional
 
 from ._files import PathLike
-from .errors import WcodecError
+from ._vllm_common import DEFAULT_BATCH_MIB, LOAD_FORMAT, SHARDED_LOAD_FORMAT, iterate_weights
 
 if TYPE_CHECKING:
     import torch
 
     from ._device import DeviceLike
     from ._vllm_loader import WcodecModelLoader
+    from ._vllm_sharded import WcodecShardedStateLoader
 
-__all__ = ["LOAD_FORMAT", "WcodecModelLoader", "is_registered", "register", "weights_iterator"]
-
-LOAD_FORMAT = "wcodec"
-
-# Decoding a batch of tensors in one call keeps the GPU decoder busy (one launch covers many
-# chunks); bounding the batch bounds the transient memory next to the model's own parameters.
-# 512 MiB is a few layers of a 7B model and far below any GPU's headroom.
-DEFAULT_BATCH_MIB = 512
+__all__ = [
+    "DEFAULT_BATCH_MIB",
+    "LOAD_FORMAT",
+    "SHARDED_LOAD_FORMAT",
+    "WcodecModelLoader",
+    "WcodecShardedStateLoader",
+    "is_registered",
+    "register",
+    "weights_iterator",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -53,13 +63,15 @@ _registered = False
 
 
 def register() -> None:
-    """Registers :class:`WcodecModelLoader` as vLLM's load format ``"wcodec"``.
+    """Registers the load formats ``"wcodec"`` and ``"wcodec_sharded"``, and extends vLLM's
+    default load format ``"auto"`` to route encoded directories to the wcodec loader.
 
     vLLM calls this through the ``vllm.general_plugins`` entry point in each of its processes.
     Idempotent (a second call does nothing, so vLLM logs no "already registered" warning), and
     it never initialises CUDA. On a vLLM without ``register_model_loader`` (older than 0.10) it
     logs a warning and registers nothing: such a vLLM would then reject ``--load-format wcodec``
-    with its own "not supported" error.
+    with its own "not supported" error. ``"auto"`` is only extended where it is still vLLM's own
+    loader (another plugin's replacement is left alone).
     """
     global _registered
     with _lock:
@@ -73,9 +85,13 @@ def register() -> None:
                 "`--load-format wcodec` is unavailable"
             )
             return
+        from ._vllm_auto import install_auto_loader
         from ._vllm_loader import WcodecModelLoader
+        from ._vllm_sharded import WcodecShardedStateLoader
 
         model_loader.register_model_loader(LOAD_FORMAT)(WcodecModelLoader)
+        model_loader.register_model_loader(SHARDED_LOAD_FORMAT)(WcodecShardedStateLoader)
+        install_auto_loader(model_loader)
         _registered = True
 
 
@@ -102,68 +118,39 @@ def weights_iterator(
     into device memory; where it cannot run, ``fallback="cpu"`` decodes on the CPU and copies,
     ``fallback=None`` raises :class:`~wcodec.CudaUnavailableError`. Tensors whose name ``skip``
     accepts are neither decoded nor read (vLLM's expert-parallel filter: non-local experts).
+    Progress is logged to the ``wcodec.vllm`` logger (inside vLLM, the loaders log through
+    vLLM's own logger instead and show a progress bar).
     """
-    from . import _device
-    from ._reader import Checkpoint, decode
-
-    if isinstance(batch_bytes, bool) or not isinstance(batch_bytes, int) or batch_bytes <= 0:
-        raise ValueError(f"batch_bytes must be a positive int, not {batch_bytes!r}")
-    dev = _device.resolve(device, fallback)
-    ckpt = Checkpoint.open(path)
-    entries = [e for e in ckpt.entries.values() if skip is None or not skip(e.name)]
-    total = sum(e.nbytes for e in entries)
-    on_gpu = _device.use_gpu_decoder(dev)
-    logger.info(
-        "wcodec: decoding %d tensors (%.2f GiB) from %s on %s (%s)",
-        len(entries), total / 2**30, ckpt.path, dev, "GPU decoder" if on_gpu else "CPU decoder",
-    )
-    start = time.perf_counter()
-    batch: list[Any] = []
-    batch_size = 0
-
-    def flush() -> Iterator[tuple[str, torch.Tensor]]:
-        tensors = decode(batch, dev, fallback)
-        names = [e.name for e in batch]
-        batch.clear()
-        # Reversed pops drop each tensor from this frame as it is handed out.
-        tensors.reverse()
-        for name in names:
-            yield name, tensors.pop()
-
-    for e in entries:
-        if batch and batch_size + e.nbytes > batch_bytes:
-            yield from flush()
-            batch_size = 0
-        batch.append(e)
-        batch_size += e.nbytes
-    if batch:
-        yield from flush()
-    seconds = time.perf_counter() - start
-    logger.info(
-        "wcodec: decoded %.2f GiB in %.2f s (%.2f GB/s, including the consumer's time)",
-        total / 2**30, seconds, total / 1e9 / seconds if seconds > 0 else math.inf,
-    )
+    return iterate_weights(path, device, fallback, batch_bytes, skip, logger)
 
 
 def __getattr__(name: str) -> Any:
-    # The loader subclasses vLLM's BaseModelLoader, so defining it imports vLLM: done on first
+    # The loaders subclass vLLM's BaseModelLoader, so defining them imports vLLM: done on first
     # use, not when vLLM imports this module to call register().
     if name == "WcodecModelLoader":
         from ._vllm_loader import WcodecModelLoader
 
         return WcodecModelLoader
+    if name == "WcodecShardedStateLoader":
+        from ._vllm_sharded import WcodecShardedStateLoader
+
+        return WcodecShardedStateLoader
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def _local_model_dir(model: str) -> Optional[str]:
-    """``model`` as a directory when it is one (vLLM passes local paths unchanged)."""
-    expanded = os.path.expanduser(model)
-    return expanded if os.path.isdir(expanded) else None
+def main(argv: Optional[list[str]] = None) -> int:
+    """``python -m wcodec.vllm save-sharded ...`` (see :mod:`wcodec._vllm_sharded`)."""
+    args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help"):
+        print("usage: python -m wcodec.vllm save-sharded --model MODEL --output DIR [vLLM engine options]")
+        return 0 if args else 2
+    if args[0] != "save-sharded":
+        print(f"unknown command {args[0]!r}: the command is `save-sharded`", file=sys.stderr)
+        return 2
+    from ._vllm_sharded import save_sharded_main
+
+    return save_sharded_main(args[1:])
 
 
-def _not_wcodec_error(path: str) -> WcodecError:
-    return WcodecError(
-        f"`{path}` holds no .wcodec weights: `--load-format wcodec` loads directories made by "
-        f"`wcodec-encode --input <model dir> --output <dir>`; for plain safetensors leave "
-        "`--load-format` at its default"
-    )
+if __name__ == "__main__":
+    sys.exit(main())

@@ -141,7 +141,7 @@ def test_set_decode_params_validates_and_stores() -> None:
     before = wcodec.get_decode_params()
     try:
         wcodec.set_decode_params(tiles_per_block=8, streams=2, use_tensor_cores=True)
-        assert wcodec.get_decode_params() == {"tiles_per_block": 8, "streams": 2, "use_tensor_cores": True}
+        assert wcodec.get_decode_params() == {"chunks_per_block": 8, "streams": 2, "use_tensor_cores": True}
         for bad in ({"tiles_per_block": 9}, {"tiles_per_block": 0}, {"streams": 0}, {"streams": 17}):
             with pytest.raises(ValueError):
                 wcodec.set_decode_params(**bad)
@@ -149,7 +149,7 @@ def test_set_decode_params_validates_and_stores() -> None:
             wcodec.set_decode_params(streams=2.0)  # type: ignore[arg-type]
         with pytest.raises(TypeError):
             wcodec.set_decode_params(use_tensor_cores="yes")  # type: ignore[arg-type]
-        assert wcodec.get_decode_params()["tiles_per_block"] == 8
+        assert wcodec.get_decode_params()["chunks_per_block"] == 8
     finally:
         wcodec.set_decode_params(**before)
 
@@ -228,3 +228,25 @@ def test_chunk_symbols_reach_the_encoder(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="chunk_symbols"):
             wcodec.encode_checkpoint(tmp_path / "m.safetensors", tmp_path / "bad.wcodec", chunk_symbols=bad)
     assert not (tmp_path / "bad.wcodec").exists()
+
+
+def test_tile_options_come_from_the_core(st_file: Path, tmp_path: Path) -> None:
+    import inspect
+
+    from wcodec import _wcodec
+
+    # The specification's defaults, now read from the core.
+    params = inspect.signature(wcodec.encode_checkpoint).parameters
+    assert params["tile_size"].default == 16
+    assert tuple(params["predictor_modes"].default) == ("left", "top", "avg", "planar")
+    assert tuple(params["transforms"].default) == ("none", "dct", "adst")
+    # Every name the core knows is accepted; the error for another lists the core's names.
+    s = wcodec.encode_checkpoint(
+        st_file, tmp_path / "all.wcodec", predictor_modes=list(_wcodec.PREDICTORS), transforms=list(_wcodec.TRANSFORMS)
+    )
+    assert s["n_tensors"] == 9
+    with pytest.raises(ValueError, match="known: " + ", ".join(_wcodec.PREDICTORS)):
+        wcodec.encode_checkpoint(st_file, tmp_path / "bad.wcodec", predictor_modes=["sideways"])
+    low, high, _ = _wcodec.TILE_SIZES
+    with pytest.raises(ValueError, match=rf"\[{low}, {high}\]"):
+        wcodec.encode_checkpoint(st_file, tmp_path / "bad.wcodec", tile_size=high + 1)

@@ -109,6 +109,23 @@ def test_a_flipped_payload_bit_is_caught_by_the_checksums(wc_file: Path, tmp_pat
         wcodec.open(bad).get_tensors()
 
 
+@pytest.mark.parametrize("where", [200, -20], ids=["payload", "header"])
+def test_a_damaged_file_is_named_under_the_callers_path(wc_file: Path, tmp_path: Path, where: int) -> None:
+    # As in a Hugging Face cache: the name the user sees is a link to a blob named by its hash.
+    data = bytearray(wc_file.read_bytes())
+    data[where] ^= 0x10
+    blob = tmp_path / "blobs" / "0f3a9c"
+    blob.parent.mkdir()
+    blob.write_bytes(bytes(data))
+    link = tmp_path / "model-00002-of-00009.wcodec"
+    link.symlink_to(blob)
+    with pytest.raises(wcodec.CorruptFileError) as e:
+        wcodec.open(link).get_tensors()
+    text = str(e.value)
+    assert text.startswith(f"`{link}` is damaged ("), text
+    assert text.endswith("; download it again, or encode the original checkpoint again with wcodec-encode")
+
+
 GOLDENS = sorted(GOLDEN.glob("*.wcodec"))
 
 
@@ -121,12 +138,13 @@ def test_golden_files_decode_to_their_sources(path: Path, tmp_path: Path) -> Non
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA behaviour")
-def test_cuda_without_a_gpu_is_a_clear_error(wc_file: Path) -> None:
+def test_cuda_without_a_gpu_and_without_fallback_is_a_clear_error(wc_file: Path) -> None:
+    # With fallback="cpu" (the default) these return CPU tensors instead: test_fallback.py.
     for call in (
-        lambda: wcodec.decode_layer(wc_file, "scalar"),  # device="cuda" is the default
-        lambda: wcodec.decode_checkpoint(wc_file, device="cuda", fallback="cpu"),
-        lambda: wcodec.open(wc_file, device="cuda:0"),
-        lambda: wcodec.torch.load_file(wc_file, device=0),
+        lambda: wcodec.decode_layer(wc_file, "scalar", fallback=None),  # device="cuda" is the default
+        lambda: wcodec.decode_checkpoint(wc_file, device="cuda", fallback=None),
+        lambda: wcodec.open(wc_file, device="cuda:0", fallback=None),
+        lambda: wcodec.torch.load_file(wc_file, device=0, fallback=None),
     ):
         with pytest.raises(wcodec.CudaUnavailableError, match="no CUDA device"):
             call()

@@ -59,7 +59,7 @@ def test_tensorrt_refit_from_gpu_decoded_weights(tmp_path: Path) -> None:
 @pytest.mark.gpu
 def test_vllm_generates_the_same_tokens_from_wcodec(tmp_path: Path) -> None:
     if importlib.util.find_spec("vllm") is None:
-        pytest.skip("vLLM is not installed here (tests/vllm/requirements.txt)")
+        pytest.skip("vLLM is not installed here (tests/python/requirements.txt)")
     r = _run("vllm_integration.py", "--out", str(tmp_path), timeout=900)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "generated tokens identical: True" in r.stdout

@@ -1,12 +1,13 @@
 """Fixtures of the vLLM plugin's tests: the MiniLM model from PyPI and a tiny Llama built from a
 config, each as its original safetensors directory and as the directory ``wcodec-encode`` makes.
 
-These tests run in `.venv-vllm` (`make test-vllm`), whose torch and transformers are vLLM's pins,
-not the main test environment's."""
+These tests run in the one test environment, `.venv-test` (`make test-vllm`), whose torch and
+transformers follow vLLM's pins (tests/python/requirements.txt)."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 # vLLM and huggingface_hub must never reach for the network: every model here is local.
@@ -20,6 +21,7 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("VLLM_TARGET_DEVICE", "cpu")
 
 import pytest
+from vllm_helpers import vllm_config
 
 import wcodec
 
@@ -122,3 +124,46 @@ def llama_w8a8_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     }
     (path / "config.json").write_text(json.dumps(config))
     return path
+
+
+@pytest.fixture(scope="session")
+def llama_sharded_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fp32 Llama saved in several shards with a ``model.safetensors.index.json``."""
+    import torch
+    import transformers
+
+    config = transformers.LlamaConfig(
+        vocab_size=512, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+        tie_word_embeddings=False, torch_dtype="float32",
+    )
+    torch.manual_seed(1)
+    path = tmp_path_factory.mktemp("llama-sharded") / "llama-sharded"
+    transformers.LlamaForCausalLM(config).save_pretrained(path, max_shard_size="200KB")
+    assert (path / "model.safetensors.index.json").is_file()
+    assert len(list(path.glob("*.safetensors"))) > 2
+    return path
+
+
+@pytest.fixture(scope="session")
+def llama_sharded_wcodec(tmp_path_factory: pytest.TempPathFactory, llama_sharded_dir: Path) -> Path:
+    out = tmp_path_factory.mktemp("llama-sharded-wc") / "llama-sharded.wcodec"
+    wcodec.encode_checkpoint(llama_sharded_dir, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def vllm_dist(tmp_path_factory: pytest.TempPathFactory, llama_dir: Path) -> Iterator[None]:
+    """vLLM's model-parallel groups for one CPU process (gloo, world size 1)."""
+    from vllm.config import set_current_vllm_config
+    from vllm.distributed import parallel_state as ps
+
+    init_file = tmp_path_factory.mktemp("dist") / "init"
+    with set_current_vllm_config(vllm_config(llama_dir, "safetensors")):
+        ps.init_distributed_environment(
+            world_size=1, rank=0, distributed_init_method=f"file://{init_file}", local_rank=0, backend="gloo"
+        )
+        ps.initialize_model_parallel(1, 1)
+    yield
+    ps.destroy_model_parallel()
+    ps.destroy_distributed_environment()

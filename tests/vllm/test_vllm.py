@@ -12,13 +12,13 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 from safetensors.torch import load_file, save_file
+from vllm_helpers import same, vllm_config, vllm_load_model, vllm_load_weights
 
 import wcodec
 import wcodec.vllm as wv
@@ -114,74 +114,10 @@ def test_good_extra_config_is_kept() -> None:
 # --- vLLM builds and loads a real model --------------------------------------------------------
 
 
-def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
-    """Same dtype, shape and bytes (NaN- and -0.0-safe)."""
-    return (
-        a.dtype == b.dtype
-        and a.shape == b.shape
-        and torch.equal(a.contiguous().reshape(-1).view(torch.uint8), b.contiguous().reshape(-1).view(torch.uint8))
-    )
-
-
-def _vllm_config(model_dir: Path, load_format: str, dtype: str = "auto", **extra: Any) -> Any:
-    """vLLM's configuration for ``model_dir`` on the CPU, loaded with ``load_format``."""
-    from vllm.config import DeviceConfig, ModelConfig, VllmConfig
-    from vllm.config.load import LoadConfig
-
-    model_config = ModelConfig(model=str(model_dir), dtype=dtype, skip_tokenizer_init=True, seed=0)
-    load_config = LoadConfig(load_format=load_format, model_loader_extra_config=extra, device="cpu")
-    return VllmConfig(model_config=model_config, load_config=load_config, device_config=DeviceConfig("cpu"))
-
-
-@pytest.fixture(scope="module")
-def vllm_dist(tmp_path_factory: pytest.TempPathFactory, llama_dir: Path) -> Iterator[None]:
-    """vLLM's model-parallel groups for one CPU process (gloo, world size 1)."""
-    from vllm.config import set_current_vllm_config
-    from vllm.distributed import parallel_state as ps
-
-    init_file = tmp_path_factory.mktemp("dist") / "init"
-    with set_current_vllm_config(_vllm_config(llama_dir, "safetensors")):
-        ps.init_distributed_environment(
-            world_size=1, rank=0, distributed_init_method=f"file://{init_file}", local_rank=0, backend="gloo"
-        )
-        ps.initialize_model_parallel(1, 1)
-    yield
-    ps.destroy_model_parallel()
-    ps.destroy_distributed_environment()
-
-
-def _vllm_load_weights(model_dir: Path, load_format: str, **extra: Any) -> tuple[torch.nn.Module, Any]:
-    """vLLM's model for ``model_dir``, built by the loader of ``load_format`` and filled by its
-    ``load_weights``: what ``BaseModelLoader.load_model`` does before kernel repacking."""
-    from vllm.config import set_current_vllm_config
-    from vllm.model_executor.model_loader import get_model_loader
-    from vllm.utils.torch_utils import set_default_torch_dtype
-
-    wv.register()
-    config = _vllm_config(model_dir, load_format, **extra)
-    with set_current_vllm_config(config), set_default_torch_dtype(config.model_config.dtype):
-        loader = get_model_loader(config.load_config)
-        with torch.device("cpu"):
-            model = loader.create_model(vllm_config=config, model_config=config.model_config)
-        loader.load_weights(model, config.model_config)
-    return model, loader
-
-
-def _vllm_load_model(model_dir: Path, load_format: str, dtype: str) -> torch.nn.Module:
-    """The whole of vLLM's ``load_model`` (build, load, ``process_weights_after_loading``)."""
-    from vllm.config import set_current_vllm_config
-    from vllm.model_executor.model_loader import get_model_loader
-
-    wv.register()
-    config = _vllm_config(model_dir, load_format, dtype=dtype)
-    with set_current_vllm_config(config):
-        return get_model_loader(config.load_config).load_model(vllm_config=config, model_config=config.model_config)
-
-
 @pytest.mark.usefixtures("vllm_dist")
 def test_vllm_llama_loads_the_same_weights_as_from_safetensors(llama_dir: Path, llama_wcodec: Path) -> None:
-    reference, _ = _vllm_load_weights(llama_dir, "safetensors")
-    model, loader = _vllm_load_weights(llama_wcodec, "wcodec")
+    reference, _ = vllm_load_weights(llama_dir, "safetensors")
+    model, loader = vllm_load_weights(llama_wcodec, "wcodec")
     assert type(loader).__name__ == "WcodecModelLoader"
     assert type(model) is type(reference)
     assert type(model).__name__ == "LlamaForCausalLM"
@@ -191,12 +127,12 @@ def test_vllm_llama_loads_the_same_weights_as_from_safetensors(llama_dir: Path, 
     # weight loaders from our tensors.
     assert any("qkv_proj" in k for k in ours)
     for k in ours:
-        assert _same(ours[k], theirs[k]), k
+        assert same(ours[k], theirs[k]), k
     # And the weights really came from the checkpoint (not vLLM's uninitialised memory).
     original = load_file(str(llama_dir / "model.safetensors"))
     assert ours["model.embed_tokens.weight"].dtype == torch.bfloat16
-    assert _same(ours["model.embed_tokens.weight"], original["model.embed_tokens.weight"])
-    assert _same(ours["lm_head.weight"], original["lm_head.weight"])
+    assert same(ours["model.embed_tokens.weight"], original["model.embed_tokens.weight"])
+    assert same(ours["lm_head.weight"], original["lm_head.weight"])
 
 
 @pytest.mark.usefixtures("vllm_dist")
@@ -204,31 +140,31 @@ def test_vllm_quantized_checkpoint_keeps_its_tensors(tmp_path: Path, llama_w8a8_
     # compressed-tensors W8A8: vLLM's quantization method builds int8 weights and scale
     # parameters, and its weight loaders fill them from the checkpoint's own tensors.
     wcodec.encode_checkpoint(llama_w8a8_dir, tmp_path / "w8a8.wcodec")
-    reference, _ = _vllm_load_weights(llama_w8a8_dir, "safetensors")
-    model, _ = _vllm_load_weights(tmp_path / "w8a8.wcodec", "wcodec")
+    reference, _ = vllm_load_weights(llama_w8a8_dir, "safetensors")
+    model, _ = vllm_load_weights(tmp_path / "w8a8.wcodec", "wcodec")
     ours, theirs = model.state_dict(), reference.state_dict()
     assert ours.keys() == theirs.keys()
     assert ours["model.layers.0.self_attn.qkv_proj.weight"].dtype == torch.int8
     assert "model.layers.0.self_attn.qkv_proj.weight_scale" in ours
     for k in ours:
-        assert _same(ours[k], theirs[k]), k
+        assert same(ours[k], theirs[k]), k
     original = load_file(str(llama_w8a8_dir / "model.safetensors"))
-    assert _same(ours["model.layers.1.mlp.down_proj.weight"], original["model.layers.1.mlp.down_proj.weight"])
+    assert same(ours["model.layers.1.mlp.down_proj.weight"], original["model.layers.1.mlp.down_proj.weight"])
 
 
 @pytest.mark.usefixtures("vllm_dist")
 def test_vllm_load_model_end_to_end(llama32_dir: Path, llama32_wcodec: Path) -> None:
     # fp32, because vLLM's CPU platform repacks bf16 linear weights with kernels that only its
     # CPU build has (the PyPI wheel is the CUDA build); fp32 layers keep torch's linear.
-    reference = _vllm_load_model(llama32_dir, "safetensors", "float32")
-    model = _vllm_load_model(llama32_wcodec, "wcodec", "float32")
+    reference = vllm_load_model(llama32_dir, "safetensors", "float32")
+    model = vllm_load_model(llama32_wcodec, "wcodec", "float32")
     assert not model.training
     ours, theirs = model.state_dict(), reference.state_dict()
     assert ours.keys() == theirs.keys()
     for k in ours:
-        assert _same(ours[k], theirs[k]), k
+        assert same(ours[k], theirs[k]), k
     original = load_file(str(llama32_dir / "model.safetensors"))
-    assert _same(ours["model.norm.weight"], original["model.norm.weight"])
+    assert same(ours["model.norm.weight"], original["model.norm.weight"])
 
 
 @pytest.mark.usefixtures("vllm_dist")
@@ -240,23 +176,23 @@ def test_a_missing_tensor_is_reported_by_name(tmp_path: Path, llama_dir: Path) -
     save_file(tensors, str(src / "model.safetensors"), metadata={"format": "pt"})
     wcodec.encode_checkpoint(src, tmp_path / "incomplete.wcodec")
     with pytest.raises(ValueError, match=r"not initialized from checkpoint.*layers\.1\.post_attention_layernorm"):
-        _vllm_load_weights(tmp_path / "incomplete.wcodec", "wcodec")
+        vllm_load_weights(tmp_path / "incomplete.wcodec", "wcodec")
 
 
 @pytest.mark.usefixtures("vllm_dist")
 def test_a_plain_directory_is_refused_with_a_hint(llama_dir: Path) -> None:
     with pytest.raises(wcodec.WcodecError, match="wcodec-encode"):
-        _vllm_load_weights(llama_dir, "wcodec")
+        vllm_load_weights(llama_dir, "wcodec")
 
 
 @pytest.mark.usefixtures("vllm_dist")
 def test_download_model_checks_the_directory(llama_dir: Path, llama_wcodec: Path) -> None:
     loader = _loader()
-    config = _vllm_config(llama_wcodec, "wcodec")
+    config = vllm_config(llama_wcodec, "wcodec")
     loader.download_model(config.model_config)  # a local encoded directory: nothing to fetch
     assert loader.model_dir(config.model_config) == str(llama_wcodec)
     with pytest.raises(wcodec.WcodecError, match=r"holds no \.wcodec weights"):
-        loader.download_model(_vllm_config(llama_dir, "wcodec").model_config)
+        loader.download_model(vllm_config(llama_dir, "wcodec").model_config)
 
 
 def test_the_cli_accepts_load_format_wcodec(llama_wcodec: Path) -> None:
