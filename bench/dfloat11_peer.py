@@ -33,7 +33,7 @@ output, n_luts, n_bytes, n_elements). Cases, as in nvcomp_peer.py / gpu_bench:
 What is timed: the kernel launches of one case, between two CUDA events on the stream the kernels
 run on, output preallocated (one BF16 buffer), compressed bytes resident on the device. Before the
 start event a `torch.cuda._sleep(--sleep-cycles)` keeps the GPU busy while Python enqueues the
-launches, so per-launch host overhead is hidden (anchors.md §5's method); `launch_overhead_hidden`
+launches, so per-launch host overhead is hidden (docs/peers.md §1's method); `launch_overhead_hidden`
 in the output says whether enqueueing finished before the sleep did (if not, the time may include
 host launch gaps, or the launch queue was full because the GPU was the slower side: an upper bound).
 Median of --runs (tiled: max(10, runs // 3)) after 3 warm-up rounds; the output is filled with 0xFF

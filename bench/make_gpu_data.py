@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
-"""Build the two files of the GPU benchmarks (shared/research/anchors.md §5), deterministically.
+"""Build the two files of the GPU benchmarks (docs/peers.md §1), deterministically.
 
 * ``minilm_bf16_layers.safetensors``: the 36 two-dimensional encoder-layer weights of
-  all-MiniLM-L6-v2, cast to BF16 with round-to-nearest-even (anchors' data (iii), 21.2 MB);
+  all-MiniLM-L6-v2, cast to BF16 with round-to-nearest-even (peers.md data (iii), 21.2 MB);
 * ``minilm_int8_2d.safetensors``: every two-dimensional MiniLM weight quantised to int8 per row
-  (symmetric absmax, the recipe of ``make_testset.py``; codes only, no scales: anchors' data (i),
+  (symmetric absmax, the recipe of ``make_testset.py``; codes only, no scales: peers.md data (i),
   22.7 MB).
 
 Both are small enough to carry to a GPU machine that has no network. Written with

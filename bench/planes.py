@@ -17,7 +17,7 @@ A GGUF file is treated as one U8 plane over the whole file (metadata included),
 since wcodec has no GGUF block parser yet.
 
 "H0 byte" is reported too: one byte histogram over all tensor bytes (header
-raw), the simpler figure anchors.md §6.1 lists next to the lane bound.
+raw), the simpler figure docs/peers.md §2.1 lists next to the lane bound.
 
 Usage: planes.py FILE... [--tensors] [--json]
 """

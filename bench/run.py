@@ -47,16 +47,25 @@ import stfile
 from make_testset import ALL_FILES
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def shown(path: Path) -> str:
+    """``path`` as reports print it: relative to the repository (or just its name), never this
+    machine's absolute path."""
+    try:
+        return str(path.resolve().relative_to(REPO))
+    except ValueError:
+        return path.name
 MARK_START = "<!-- bench:cpu:start -->"
 MARK_END = "<!-- bench:cpu:end -->"
 QUICK_LIMIT = 50_000_000  # --quick skips zstd -19 above this many bytes
-BIG_FILE = 64_000_000  # default reps: 5 below, 3 above (as anchors.md §6)
+BIG_FILE = 64_000_000  # default reps: 5 below, 3 above (as docs/peers.md §2)
 PEERS = ["zstd-3", "zstd-19", "lz4", "zipnn"]
 CODECS = ["wcodec", *PEERS]
 
 # ZipNN byte-mode dtype names. It has no integer path: its safetensors script
 # stores I8/U8 raw. We route every 1-byte or integer tensor (and a whole GGUF)
-# through its FP8 path instead, i.e. byte histogram + Huffman (anchors.md §6.2).
+# through its FP8 path instead, i.e. byte histogram + Huffman (docs/peers.md §2.2).
 ZIPNN_DTYPE = {"F32": "float32", "BF16": "bfloat16", "F16": "float16", "F8_E5M2": "float8_e5m2"}
 ZIPNN_BYTE_PATH = "float8_e4m3fn"
 
@@ -265,7 +274,8 @@ def wcodec_bench(binary: Path, path: Path, threads: int, reps: int) -> dict[str,
     cmd = [str(binary), "bench", str(path), "--threads", str(threads), "--repeat", str(reps), "--json"]
     proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=3600)
     if proc.returncode != 0:
-        raise RuntimeError(f"{shlex.join(cmd)} exited {proc.returncode}: {proc.stderr.strip()[-500:]}")
+        shown_cmd = shlex.join([shown(binary), *cmd[1:2], shown(path), *cmd[3:]])
+        raise RuntimeError(f"{shown_cmd} exited {proc.returncode}: {proc.stderr.strip()[-500:]}")
     doc = json.loads(proc.stdout.strip().splitlines()[-1])
     if doc.get("roundtrip_ok") is not True:
         raise RuntimeError(f"wcodec round trip failed on {path.name}")
@@ -274,7 +284,7 @@ def wcodec_bench(binary: Path, path: Path, threads: int, reps: int) -> dict[str,
 
 def run_wcodec(binary: Path, path: Path, reps: int, one_core: set[int], all_threads: int) -> Result:
     if not binary.is_file():
-        return Result("wcodec", status="not built", note=f"{binary} not found")
+        return Result("wcodec", status="not built", note=f"{shown(binary)} not found")
     try:
         with pinned(one_core):  # the child inherits the affinity
             st = wcodec_bench(binary, path, 1, reps)
@@ -450,7 +460,7 @@ def markdown(reports: list[FileReport], env: dict[str, Any], codecs: list[str]) 
     lines += speed_table(reports, codecs, lambda r: speed_cell(r.enc_1t, r.dec_1t))
     lines += ["", f"**Speed, all threads** (encode / decode MB/s, {env['cores']} threads; — = no thread knob)", ""]
     lines += speed_table(reports, codecs, lambda r: speed_cell(r.enc_mt, r.dec_mt) if r.threads_mt else "—")
-    lines += ["", "**Notes**", ""] + notes(reports) + ["", MARK_END]
+    lines += ["", "**Notes**", "", *notes(reports), "", MARK_END]
     return "\n".join(lines) + "\n"
 
 
@@ -522,7 +532,7 @@ def cross_check(reports: list[FileReport]) -> None:
 
 # ---------------------------------------------------------------- main
 def select_files(data: Path, filters: list[str]) -> list[Path]:
-    # anchors.md §6.3 order first, any extra files after it
+    # docs/peers.md §2.3 order first, any extra files after it
     rank = {name: i for i, name in enumerate(ALL_FILES)}
     files = [p for p in data.iterdir() if p.suffix in (".safetensors", ".gguf")]
     files.sort(key=lambda p: (rank.get(p.name, len(rank)), p.name))

@@ -2,7 +2,7 @@
 
 We write safetensors ourselves instead of calling safetensors.numpy.save_file
 because the test set must be byte-identical across runs and library versions:
-the library orders tensor data by dtype alignment, while anchors.md §6.3 fixes
+the library orders tensor data by dtype alignment, while docs/peers.md §2.3 fixes
 sorted-name order and a space-padded header.
 """
 
@@ -37,7 +37,7 @@ DTYPES: dict[str, np.dtype] = {
 _TAG_OF: dict[np.dtype, str] = {v: k for k, v in DTYPES.items()}
 
 # The MiniLM source file carries this; keeping it makes our headers match the
-# byte counts published in anchors.md §6.3.
+# byte counts published in docs/peers.md §2.3.
 DEFAULT_METADATA: dict[str, str] = {"format": "pt"}
 
 
