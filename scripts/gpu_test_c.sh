@@ -34,5 +34,7 @@ if [ -z "${WCODEC_NVRTC_PATH:-}" ]; then
     export WCODEC_NVRTC_PATH=$nvrtc
   fi
 fi
-echo "library: $lib/libwcodec_ffi.so; NVRTC: ${WCODEC_NVRTC_PATH:-(library search path)}"
+# Printed without this machine's absolute paths: the log is kept as a report.
+nvrtc_shown=${WCODEC_NVRTC_PATH:-(library search path)}
+echo "library: $1/libwcodec_ffi.so; NVRTC: ${nvrtc_shown/#*site-packages\//<site-packages>/}"
 "$out/test_wcodec" "$root" --require-gpu
