@@ -24,6 +24,9 @@ type NvrtcResult = c_int;
 /// The NVRTC entry points this crate uses.
 struct Api {
     _lib: libloading::Library,
+    /// NVRTC's builtins library from the same directory, loaded ahead of the first compile (see
+    /// [`preload_builtins`]); kept open as long as NVRTC.
+    _builtins: Option<libloading::Library>,
     path: String,
     version: (i32, i32),
     create: unsafe extern "C" fn(
@@ -131,9 +134,27 @@ fn bind(lib: libloading::Library, path: &Path) -> Result<Api, String> {
         cubin: sym!(b"nvrtcGetCUBIN"),
         destroy: sym!(b"nvrtcDestroyProgram"),
         error_string: sym!(b"nvrtcGetErrorString"),
+        _builtins: preload_builtins(path, (major, minor)),
         _lib: lib,
     };
     Ok(api)
+}
+
+/// NVRTC opens `libnvrtc-builtins.so.MAJOR.MINOR` by name when it first compiles. Some releases
+/// (13.0 from the `nvidia-cuda-nvrtc` wheel, the one PyTorch 2.14 pins) carry no `$ORIGIN`
+/// run path, so outside `LD_LIBRARY_PATH` that lookup fails ("failed to open
+/// libnvrtc-builtins.so.13.0") although the file sits beside `libnvrtc.so`. Loading it first, by
+/// its full path, makes the loader's by-name lookup find the copy already in the process. Where
+/// the file is absent NVRTC keeps its own search, and its error names what it missed.
+fn preload_builtins(nvrtc: &Path, (major, minor): (i32, i32)) -> Option<libloading::Library> {
+    let dir = nvrtc.parent().filter(|d| !d.as_os_str().is_empty())?;
+    let builtins = dir.join(format!("libnvrtc-builtins.so.{major}.{minor}"));
+    if !builtins.is_file() {
+        return None;
+    }
+    // SAFETY: the builtins library has no initialisers with preconditions; NVRTC of the same
+    // version loads this very file itself when its search path allows.
+    unsafe { libloading::Library::new(&builtins) }.ok()
 }
 
 fn api() -> Result<&'static Api> {
