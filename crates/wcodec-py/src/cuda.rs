@@ -49,7 +49,7 @@ pub(crate) fn set_nvrtc_path(path: PathBuf) -> PyResult<()> {
 /// ranges and defaults (`wcodec-cuda`), which the Python API reads.
 #[pyfunction]
 pub(crate) fn cuda_param_ranges() -> Vec<(&'static str, u32, u32, u32)> {
-    use wcodec_cuda::{CHUNKS_PER_BLOCK, STREAMS};
+    use wcodec_cuda::{CHUNKS_PER_BLOCK, STAGING_MIB, STREAMS};
     let d = DecodeParams::default();
     vec![
         (
@@ -59,15 +59,22 @@ pub(crate) fn cuda_param_ranges() -> Vec<(&'static str, u32, u32, u32)> {
             *CHUNKS_PER_BLOCK.end(),
         ),
         ("streams", d.streams, *STREAMS.start(), *STREAMS.end()),
+        (
+            "staging_mib",
+            (d.staging_bytes >> 20) as u32,
+            *STAGING_MIB.start(),
+            *STAGING_MIB.end(),
+        ),
     ]
 }
 
 /// Sets the GPU decoder parameters of the process (validated by `wcodec-cuda`).
 #[pyfunction]
-pub(crate) fn set_cuda_params(chunks_per_block: u32, streams: u32) -> PyResult<()> {
+pub(crate) fn set_cuda_params(chunks_per_block: u32, streams: u32, staging_mib: u32) -> PyResult<()> {
     let params = DecodeParams {
         chunks_per_block,
         streams,
+        staging_bytes: u64::from(staging_mib) << 20,
         ..DecodeParams::default()
     };
     params
