@@ -11,7 +11,8 @@ but sharing its block's storage with its neighbours (``docs/python.md``, "Memory
 tensors", says what that means for users and how to opt out).
 
 A :class:`Plan` is computed once per batch (and cached for a checkpoint's full load); each load
-then costs a few allocations, one view per tensor and the addresses as one packed array.
+then costs a few allocations, views made a run of same-shaped tensors at a time, and the
+addresses as one packed array.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import sys
 import threading
 from array import array
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from . import _dtypes
 from .errors import CorruptFileError
@@ -64,18 +65,18 @@ def _strides(shape: Sequence[int]) -> list[int]:
 
 
 class _Block:
-    """Tensors of one dtype packed into one allocation (offsets in elements)."""
+    """Tensors of one dtype packed into one allocation (offsets in elements). Tensors of one
+    shape are placed one after another, ``step`` elements apart, as *runs*: a run's views come
+    from one ``as_strided(...).unbind(0)``, one native call instead of one per tensor."""
 
-    __slots__ = ("dtype", "itemsize", "elems", "rows", "offsets", "shapes", "strides")
+    __slots__ = ("dtype", "itemsize", "elems", "runs")
 
     def __init__(self, dtype: torch.dtype, itemsize: int) -> None:
         self.dtype = dtype
         self.itemsize = itemsize
         self.elems = 0
-        self.rows: list[int] = []
-        self.offsets: list[int] = []
-        self.shapes: list[list[int]] = []
-        self.strides: list[list[int]] = []
+        #: (rows, shape, strides, first offset, step) per run.
+        self.runs: list[tuple[list[int], list[int], list[int], int, int]] = []
 
 
 class Plan:
@@ -94,8 +95,6 @@ class Plan:
         nbytes: Sequence[int],
         block: Optional[int] = None,
     ) -> None:
-        import torch
-
         self.n = len(names)
         # A batch of one tensor (`decode_layer`, `get_tensor`) gets a plain allocation.
         block = 0 if self.n == 1 else _block_bytes if block is None else block
@@ -103,48 +102,58 @@ class Plan:
         #: (row, torch dtype, torch shape) of tensors allocated alone.
         self.singles: list[tuple[int, torch.dtype, list[int]]] = []
         self.blocks: list[_Block] = []
-        open_blocks: dict[torch.dtype, _Block] = {}
         torch_dtypes: dict[str, tuple[torch.dtype, int]] = {}
+        # Checkpoints repeat a few shapes many times: each (dtype, shape) is checked once.
+        kinds: dict[tuple[str, tuple[int, ...]], tuple[list[int], int]] = {}
+        packed: list[tuple[str, tuple[int, ...], int]] = []
         for row in range(self.n):
             name, n = dtypes[row], nbytes[row]
-            td = torch_dtypes.get(name)
-            if td is None:
-                dt = _dtypes.torch_dtype(name)
-                td = torch_dtypes[name] = (dt, torch.empty(0, dtype=dt).element_size())
-            dtype, itemsize = td
-            shape = _dtypes.torch_shape(name, shapes[row])
-            numel = 1
-            for d in shape:
-                numel *= d
-            if numel * itemsize != n:
+            key = (name, tuple(shapes[row]))
+            kind = kinds.get(key)
+            if kind is None:
+                td = torch_dtypes.get(name)
+                if td is None:
+                    dt = _dtypes.torch_dtype(name)
+                    td = torch_dtypes[name] = (dt, dt.itemsize)
+                shape = _dtypes.torch_shape(name, key[1])
+                numel = 1
+                for d in shape:
+                    numel *= d
+                kind = kinds[key] = (shape, numel * td[1])
+            if kind[1] != n:
                 raise CorruptFileError(
                     f"tensor `{names[row]}`: {n} bytes do not fill a {name} tensor of shape {list(shapes[row])}"
                 )
             if n == 0 or n + ALIGN > block:
-                self.singles.append((row, dtype, shape))
-                continue
-            b = open_blocks.get(dtype)
-            off = 0
-            if b is not None:
-                off = -(-b.elems * itemsize // ALIGN) * ALIGN // itemsize
-                if (off + numel) * itemsize + ALIGN > block:
-                    b = None
-            if b is None:
-                b = open_blocks[dtype] = _Block(dtype, itemsize)
-                self.blocks.append(b)
+                self.singles.append((row, torch_dtypes[name][0], kind[0]))
+            else:
+                packed.append((name, key[1], row))
+        # Tensors of one dtype and shape side by side (file order otherwise), so that they form runs.
+        packed.sort()
+        cur: Optional[_Block] = None
+        for name, stored_shape, row in packed:
+            dtype, itemsize = torch_dtypes[name]
+            shape = kinds[(name, stored_shape)][0]
+            numel = self.nbytes[row] // itemsize
+            step = -(-numel * itemsize // ALIGN) * ALIGN // itemsize
+            off = 0 if cur is None or cur.dtype != dtype else -(-cur.elems * itemsize // ALIGN) * ALIGN // itemsize
+            if cur is None or cur.dtype != dtype or (off + numel) * itemsize + ALIGN > block:
+                cur = _Block(dtype, itemsize)
+                self.blocks.append(cur)
                 off = 0
-            b.rows.append(row)
-            b.offsets.append(off)
-            b.shapes.append(shape)
-            b.strides.append(_strides(shape))
-            b.elems = off + numel
+            last = cur.runs[-1] if cur.runs else None
+            if last is not None and last[1] is shape and last[3] + len(last[0]) * last[4] == off and last[4] == step:
+                last[0].append(row)
+            else:
+                cur.runs.append(([row], shape, _strides(shape), off, step))
+            cur.elems = off + numel
 
     def allocate(self, device: Optional[torch.device]) -> tuple[list[torch.Tensor], list[int]]:
         """Allocates every destination on ``device`` (``None``: the CPU); returns the tensors
         and their addresses, in row order."""
         import torch
 
-        tensors: list[Optional[torch.Tensor]] = [None] * self.n
+        tensors: list[Any] = [None] * self.n
         addrs = [0] * self.n
         for row, dtype, shape in self.singles:
             t = torch.empty(shape, dtype=dtype, device=device)
@@ -156,17 +165,21 @@ class Plan:
             base = mem.data_ptr()
             # The allocation's own alignment is the allocator's (64 bytes for torch's CPU one).
             shift = (-base % ALIGN) // b.itemsize
-            view = mem.as_strided
-            for row, shape, stride, off in zip(b.rows, b.shapes, b.strides, b.offsets):
-                tensors[row] = view(shape, stride, shift + off)
-            start = base + shift * b.itemsize
             size = b.itemsize
-            for row, off in zip(b.rows, b.offsets):
-                addrs[row] = start + off * size
-        return tensors, addrs  # type: ignore[return-value]  # every row is filled above
+            for rows, shape, strides, off, step in b.runs:
+                start = shift + off
+                if len(rows) == 1:
+                    tensors[rows[0]] = mem.as_strided(shape, strides, start)
+                    addrs[rows[0]] = base + start * size
+                    continue
+                views = mem.as_strided([len(rows), *shape], [step, *strides], start).unbind(0)
+                for k, (row, view) in enumerate(zip(rows, views)):
+                    tensors[row] = view
+                    addrs[row] = base + (start + k * step) * size
+        return tensors, addrs
 
 
-def pack_jobs(indices: array, addrs: Sequence[int], nbytes: array) -> bytes:
+def pack_jobs(indices: array[int], addrs: Sequence[int], nbytes: array[int]) -> bytes:
     """The ``(index, address, nbytes)`` triples of a batch as the native reader takes them:
     little-endian ``u64``, one buffer for the whole batch."""
     n = len(indices)

@@ -140,9 +140,9 @@ class _Batch:
     """Tensors to decode together: their allocation plan, and per file the reader, the
     positions of its tensors in the batch and their indices in the file."""
 
-    __slots__ = ("plan", "files")
+    __slots__ = ("files", "plan")
 
-    def __init__(self, plan: _bulk.Plan, files: list[tuple[_wcodec.Reader, Sequence[int], array]]) -> None:
+    def __init__(self, plan: _bulk.Plan, files: Sequence[tuple[_wcodec.Reader, Sequence[int], array[int]]]) -> None:
         self.plan = plan
         self.files = files
 
@@ -160,7 +160,7 @@ class _Batch:
         files = [(r, pos, array("Q", [entries[i].index for i in pos])) for r, pos in groups.values()]
         return cls(plan, files)
 
-    def jobs(self, addrs: list[int], positions: Sequence[int], indices: array) -> bytes:
+    def jobs(self, addrs: list[int], positions: Sequence[int], indices: array[int]) -> bytes:
         if isinstance(positions, range):
             a, n = addrs[positions.start : positions.stop], self.plan.nbytes[positions.start : positions.stop]
         else:

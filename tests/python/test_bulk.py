@@ -5,6 +5,7 @@ it, the opt-out, and errors that still raise ``CorruptFileError`` through the ne
 from __future__ import annotations
 
 import struct
+from array import array
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -153,9 +154,7 @@ def test_packed_jobs_are_checked_by_the_reader(tmp_path: Path) -> None:
     reader.decode_into(b"")
 
 
-def _array(values: list[int]):  # noqa: ANN202 (array('Q') has no useful generic type here)
-    from array import array
-
+def _array(values: list[int]) -> array[int]:
     return array("Q", values)
 
 

@@ -24,8 +24,9 @@ const JOB_BYTES: usize = 24;
 
 /// A packed address or size as a host `usize` (an error, not a truncation, on 32-bit hosts).
 fn host_word(v: u64, what: &str) -> PyResult<usize> {
-    usize::try_from(v)
-        .map_err(|_| PyValueError::new_err(format!("job {what} {v:#x} does not fit this host")).into())
+    usize::try_from(v).map_err(|_| {
+        PyValueError::new_err(format!("job {what} {v:#x} does not fit this host")).into()
+    })
 }
 
 impl Reader {
