@@ -1,8 +1,10 @@
 """Lazy, random-access reading of ``.wcodec`` checkpoints into torch tensors.
 
-Tensors are decoded straight into memory that torch allocated (``torch.empty``), with the GIL
-released: on the CPU by as many threads as the machine has, on a CUDA device by the GPU decoder
-(``wcodec-cuda``), or, where that cannot run and ``fallback="cpu"``, on the CPU and copied.
+Tensors are decoded straight into memory that torch allocated (in blocks, :mod:`wcodec._bulk`),
+with the GIL released: on the CPU by as many threads as the machine has, on a CUDA device by the
+GPU decoder (``wcodec-cuda``), or, where that cannot run and ``fallback="cpu"``, on the CPU and
+copied. Each file's share of a batch reaches the native reader as one packed buffer of
+``(index, address, nbytes)`` triples.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ impl Reader {
     /// nbytes)` triples, little-endian): one buffer for the whole batch instead of one Python
     /// object per tensor. Every index is checked against the file.
     fn unpack_jobs(&self, jobs: &[u8]) -> PyResult<Vec<(u64, u64, u64)>> {
-        if jobs.len() % JOB_BYTES != 0 {
+        if !jobs.len().is_multiple_of(JOB_BYTES) {
             return Err(PyValueError::new_err(format!(
                 "packed jobs must be a multiple of {JOB_BYTES} bytes (u64 index, address, \
                  nbytes), not {}",

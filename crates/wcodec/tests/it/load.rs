@@ -191,7 +191,7 @@ impl wcodec::load::ReadAt for Logged {
 
 #[test]
 fn bulk_loads_announce_each_window_before_reading_it() {
-    use wcodec::load::{plan_windows, ReadAt};
+    use wcodec::load::plan_windows;
     let bytes = encode(&many_tensors(120), 4096);
     let archive = Archive::from_bytes(bytes.clone()).expect("parses");
     let reference = one_by_one(&archive);
