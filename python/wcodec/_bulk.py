@@ -69,7 +69,7 @@ class _Block:
     shape are placed one after another, ``step`` elements apart, as *runs*: a run's views come
     from one ``as_strided(...).unbind(0)``, one native call instead of one per tensor."""
 
-    __slots__ = ("dtype", "itemsize", "elems", "runs")
+    __slots__ = ("dtype", "elems", "itemsize", "runs")
 
     def __init__(self, dtype: torch.dtype, itemsize: int) -> None:
         self.dtype = dtype
