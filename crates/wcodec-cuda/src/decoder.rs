@@ -319,8 +319,16 @@ impl CudaDecoder {
         let spawned = std::thread::Builder::new()
             .name("wcodec-staging".into())
             .spawn(move || {
-                let _ = dec.allocate_staging();
-                dec.finish_warming();
+                // Clears the flag however the thread ends (a panic included), so that no lease
+                // waits forever.
+                struct Done(Arc<CudaDecoder>);
+                impl Drop for Done {
+                    fn drop(&mut self) {
+                        self.0.finish_warming();
+                    }
+                }
+                let done = Done(dec);
+                let _ = done.0.allocate_staging();
             });
         if spawned.is_err() {
             self.finish_warming();
