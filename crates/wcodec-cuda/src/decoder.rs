@@ -72,6 +72,9 @@ fn check_alignment(name: &str, j: &DeviceJob, entry: &TensorEntry) -> Result<()>
     Ok(())
 }
 
+/// Allocations [`CudaDecoder::decode_tensors`] remembers while checking destinations.
+const KNOWN_ALLOCATIONS: usize = 16;
+
 /// The process-wide decoders, by device ordinal.
 fn decoders() -> &'static Mutex<HashMap<usize, Arc<CudaDecoder>>> {
     static DECODERS: OnceLock<Mutex<HashMap<usize, Arc<CudaDecoder>>>> = OnceLock::new();
@@ -220,10 +223,11 @@ impl CudaDecoder {
     ) -> Result<Vec<&'a TensorEntry>> {
         let tensors = archive.tensors();
         let mut entries = Vec::with_capacity(jobs.len());
-        // The allocation of the previous destination: tensors of one checkpoint mostly share a
-        // few allocations (a caching allocator's segments, one bulk buffer), so two driver
-        // queries per tensor are paid once per allocation instead.
-        let mut known: Option<(u64, u64)> = None;
+        // Allocations of recent destinations: tensors of one checkpoint mostly share a few
+        // allocations (a caching allocator's segments, the Python layer's blocks, one per
+        // dtype, which consecutive tensors alternate between), so two driver queries per tensor
+        // are paid once per allocation instead.
+        let mut known: Vec<(u64, u64)> = Vec::new();
         for j in jobs {
             let entry = tensors
                 .get(j.tensor)
@@ -236,7 +240,7 @@ impl CudaDecoder {
                 });
             }
             if entry.raw_bytes > 0 {
-                let inside = known.is_some_and(|(base, size)| {
+                let inside = known.iter().any(|&(base, size)| {
                     j.dst >= base
                         && j.dst
                             .checked_add(j.dst_bytes)
@@ -244,8 +248,11 @@ impl CudaDecoder {
                 });
                 if inside {
                     check_alignment(&entry.name, j, entry)?;
-                } else {
-                    known = self.check_destination(&entry.name, j, entry)?;
+                } else if let Some(range) = self.check_destination(&entry.name, j, entry)? {
+                    if known.len() == KNOWN_ALLOCATIONS {
+                        known.remove(0);
+                    }
+                    known.push(range);
                 }
             }
             entries.push(entry);
