@@ -8,7 +8,8 @@ so that ``bench/load.py`` compares wcodec with the best *uncompressed* load, not
   and InstantTensor do), so no per-tensor allocation costs anything;
 * ``threads`` workers read the data sections with ``os.preadv`` (the GIL is released while the
   kernel copies) in ``chunk``-byte pieces, each into one of its own ``slots`` pinned buffers,
-  views of one ring allocated once per load (``torch.empty(..., pin_memory=True)``);
+  views of one ring allocated by the first load of the process and reused by later ones
+  (``torch.empty(..., pin_memory=True)``);
 * each piece is copied to the device with ``copy_(non_blocking=True)`` on one of two CUDA
   streams, and a slot is reused only once the event recorded after its copy has completed, so
   reads, copies and other workers' reads overlap;
@@ -237,12 +238,8 @@ def load(
         work = _Work(_plan(fds, headers, bufs, config.chunk))
         errors: queue.SimpleQueue[BaseException] = queue.SimpleQueue()
         if cuda:
-            t = time.perf_counter()
-            ring = torch.empty(config.threads * config.slots * config.chunk, dtype=torch.uint8, pin_memory=True)
-            stats.pin_alloc_s += time.perf_counter() - t
+            ring, ring_np, streams = _ring(config, dev, stats)
             stats.pinned_bytes = max(stats.pinned_bytes, ring.numel())
-            ring_np = ring.numpy()
-            streams = [torch.cuda.Stream(dev), torch.cuda.Stream(dev)]
             workers = [
                 threading.Thread(
                     target=_cuda_worker,
@@ -289,6 +286,29 @@ def load(
     finally:
         for fd in fds:
             os.close(fd)
+
+
+# The pinned ring and the two copy streams, kept between loads of the process (keyed by size and
+# device): pinning costs about half a millisecond per MiB, which a loader pays once, as wcodec's
+# staging pool does. `release_ring()` frees it.
+_RINGS: dict[tuple[int, torch.device], tuple[torch.Tensor, object, list]] = {}
+
+
+def _ring(config: Config, dev: torch.device, stats: Stats) -> tuple[torch.Tensor, object, list]:
+    size = config.threads * config.slots * config.chunk
+    key = (size, dev)
+    if key not in _RINGS:
+        _RINGS.clear()  # one ring at a time: a new configuration replaces the old one
+        t = time.perf_counter()
+        ring = torch.empty(size, dtype=torch.uint8, pin_memory=True)
+        stats.pin_alloc_s += time.perf_counter() - t
+        _RINGS[key] = (ring, ring.numpy(), [torch.cuda.Stream(dev), torch.cuda.Stream(dev)])
+    return _RINGS[key]
+
+
+def release_ring() -> None:
+    """Frees the pinned ring kept between loads."""
+    _RINGS.clear()
 
 
 def _cuda_worker(

@@ -8,7 +8,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Union
 
-from . import _wcodec
+from . import _bulk, _wcodec
 from .errors import CudaUnavailableError
 
 if TYPE_CHECKING:
@@ -140,15 +140,20 @@ _params_lock = threading.Lock()
 _ranges: dict[str, tuple[int, int, int]] = {
     name: (default, low, high) for name, default, low, high in _wcodec.cuda_param_ranges()
 }
+# Not a GPU decoder parameter: the block size of the destinations (`wcodec._bulk`), any device.
+_ranges["alloc_block_mib"] = (_bulk.BLOCK_BYTES >> 20, 0, 1024)
 _params: dict[str, Any] = {
     "chunks_per_block": _ranges["chunks_per_block"][0],
     "streams": _ranges["streams"][0],
+    "staging_mib": _ranges["staging_mib"][0],
+    "alloc_block_mib": _ranges["alloc_block_mib"][0],
     "use_tensor_cores": False,
 }
 
 
 def _push_params() -> None:
-    _wcodec.set_cuda_params(_params["chunks_per_block"], _params["streams"])
+    _wcodec.set_cuda_params(_params["chunks_per_block"], _params["streams"], _params["staging_mib"])
+    _bulk.set_block_bytes(_params["alloc_block_mib"] << 20)
 
 
 def set_decode_params(
@@ -157,6 +162,8 @@ def set_decode_params(
     use_tensor_cores: bool = False,
     *,
     tiles_per_block: Optional[int] = None,
+    staging_mib: Optional[int] = None,
+    alloc_block_mib: Optional[int] = None,
 ) -> None:
     """Tunes the GPU decoder for the whole process; a parameter left out keeps its default.
 
@@ -168,6 +175,15 @@ def set_decode_params(
     * ``streams`` (1–16, default 2): windows of the file in flight, each with its own CUDA stream
       and pinned staging buffer, so that reading the next window overlaps copying and decoding
       the previous ones; 1 runs the GPU work on the caller's stream.
+    * ``staging_mib`` (1–256, default 64): compressed bytes read and staged per window. Each
+      window in flight has one pinned host buffer of this size (a window holding one larger
+      tensor exceeds it), allocated by the first load and reused by every later one until
+      :func:`release_staging`; ``streams`` × ``staging_mib`` bounds the pinned memory a load
+      adds (128 MiB by default). Larger windows mean fewer, longer reads and launches.
+    * ``alloc_block_mib`` (0–1024, default 64), for every device: returned tensors are views
+      into blocks of up to this size, one allocation per block instead of one per tensor
+      (``docs/python.md``, "Memory of loaded tensors"); 0 gives every tensor an allocation of
+      its own.
     * ``use_tensor_cores``: accepted for the specification's API, and has no effect (it is not
       passed to the decoder): tensor cores multiply matrices, and a ``.wcodec`` decode has no
       matrix product to give them. Entropy decoding is a serial chain of table lookups per lane,
@@ -185,7 +201,16 @@ def set_decode_params(
         chunks_per_block = _ranges["chunks_per_block"][0]
     if streams is None:
         streams = _ranges["streams"][0]
-    for name, value in (("chunks_per_block", chunks_per_block), ("streams", streams)):
+    if staging_mib is None:
+        staging_mib = _ranges["staging_mib"][0]
+    if alloc_block_mib is None:
+        alloc_block_mib = _ranges["alloc_block_mib"][0]
+    for name, value in (
+        ("chunks_per_block", chunks_per_block),
+        ("streams", streams),
+        ("staging_mib", staging_mib),
+        ("alloc_block_mib", alloc_block_mib),
+    ):
         if isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"{name} must be an int, not {type(value).__name__}")
         _, low, high = _ranges[name]
@@ -194,7 +219,13 @@ def set_decode_params(
     if not isinstance(use_tensor_cores, bool):
         raise TypeError(f"use_tensor_cores must be a bool, not {type(use_tensor_cores).__name__}")
     with _params_lock:
-        _params.update(chunks_per_block=chunks_per_block, streams=streams, use_tensor_cores=use_tensor_cores)
+        _params.update(
+            chunks_per_block=chunks_per_block,
+            streams=streams,
+            staging_mib=staging_mib,
+            alloc_block_mib=alloc_block_mib,
+            use_tensor_cores=use_tensor_cores,
+        )
         _push_params()
 
 

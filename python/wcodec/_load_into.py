@@ -4,10 +4,11 @@ the weights is ever allocated."""
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
-from . import _device, _dtypes, _reader
+from . import _bulk, _device, _dtypes, _reader
 from ._files import PathLike
 from .errors import IncompatibleTargetError, WcodecError
 
@@ -41,17 +42,21 @@ def _destinations(target: Any) -> dict[str, torch.Tensor]:
     raise TypeError(f"target must be a torch.nn.Module or a state dict, not {type(target).__name__}")
 
 
-def _mismatches(pairs: list[tuple[_reader.TensorInfo, torch.Tensor]]) -> list[str]:
+def _mismatches(ckpt: _reader.Checkpoint, pairs: list[tuple[int, torch.Tensor]]) -> list[str]:
     problems = []
-    for e, t in pairs:
-        dtype = _dtypes.torch_dtype(e.dtype)
-        shape = _dtypes.torch_shape(e.dtype, e.shape)
+    dtypes: dict[str, torch.dtype] = {}
+    for row, t in pairs:
+        name = ckpt.dtypes[row]
+        dtype = dtypes.get(name)
+        if dtype is None:
+            dtype = dtypes[name] = _dtypes.torch_dtype(name)
+        shape = _dtypes.torch_shape(name, ckpt.shapes[row])
         if t.dtype != dtype or list(t.shape) != shape:
             problems.append(
-                f"`{e.name}`: the checkpoint has {e.dtype} {shape}, the target {t.dtype} {list(t.shape)}"
+                f"`{ckpt.names[row]}`: the checkpoint has {name} {shape}, the target {t.dtype} {list(t.shape)}"
             )
         elif t.device.type == "meta":
-            problems.append(f"`{e.name}`: the target tensor is on the meta device (it has no memory)")
+            problems.append(f"`{ckpt.names[row]}`: the target tensor is on the meta device (it has no memory)")
     return problems
 
 
@@ -77,10 +82,11 @@ def load_into(
 
     dests = _destinations(target)
     ckpt = _reader.Checkpoint.open(path)
-    missing = [k for k in dests if k not in ckpt.entries]
-    unexpected = [k for k in ckpt.entries if k not in dests]
-    pairs = [(ckpt.entries[k], dests[k]) for k in dests if k in ckpt.entries]
-    problems = _mismatches(pairs)
+    rows = ckpt.rows
+    missing = [k for k in dests if k not in rows]
+    unexpected = [k for k in ckpt.names if k not in dests]
+    pairs = [(rows[k], t) for k, t in dests.items() if k in rows]
+    problems = _mismatches(ckpt, pairs)
     if strict and (missing or unexpected):
         if missing:
             problems.insert(0, "missing from the checkpoint: " + ", ".join(f"`{k}`" for k in missing))
@@ -90,20 +96,21 @@ def load_into(
         raise IncompatibleTargetError(f"cannot load `{path}` into the target:\n\t" + "\n\t".join(problems))
 
     # Tied weights: names sharing one tensor's memory are decoded once.
-    seen: dict[tuple[str, int, int], str] = {}
-    groups: dict[tuple[int, str, Any], list[tuple[_reader.TensorInfo, torch.Tensor]]] = {}
-    for e, t in pairs:
-        key = (str(t.device), t.data_ptr(), e.nbytes)
-        if e.nbytes and key in seen:
+    seen: set[tuple[str, int, int]] = set()
+    groups: dict[tuple[int, str, Any], list[tuple[int, torch.Tensor]]] = {}
+    for row, t in pairs:
+        nbytes = ckpt.nbytes[row]
+        key = (str(t.device), t.data_ptr(), nbytes)
+        if nbytes and key in seen:
             continue
-        seen[key] = e.name
-        groups.setdefault((id(e.reader), t.device.type, t.device.index), []).append((e, t))
+        seen.add(key)
+        groups.setdefault((ckpt._file_of(row), t.device.type, t.device.index), []).append((row, t))
 
     written: list[str] = []
-    for (_, kind, index), group in groups.items():
-        names = [e.name for e, _ in group]
+    for (k, kind, index), group in groups.items():
+        names = [ckpt.names[row] for row, _ in group]
         try:
-            _load_group(group, kind, index)
+            _load_group(ckpt, k, group, kind, index)
         except WcodecError as err:
             err.written = list(written)
             err.partial = names
@@ -118,35 +125,50 @@ def load_into(
     return LoadResult(missing, unexpected)
 
 
-def _load_group(group: list[tuple[_reader.TensorInfo, torch.Tensor]], kind: str, index: Any) -> None:
-    """Decodes tensors of one file into destinations on one device."""
+def _jobs(ckpt: _reader.Checkpoint, k: int, group: list[tuple[int, torch.Tensor]]) -> bytes:
+    """The packed jobs of tensors of file ``k`` decoded straight into the target's memory."""
+    start = ckpt.starts[k]
+    return _bulk.pack_jobs(
+        array("Q", [row - start for row, _ in group]),
+        [t.data_ptr() for _, t in group],
+        array("Q", [ckpt.nbytes[row] for row, _ in group]),
+    )
+
+
+def _copy_decoded(ckpt: _reader.Checkpoint, group: list[tuple[int, torch.Tensor]]) -> None:
+    """Decodes on the CPU, then copies each tensor to its place (any device, any strides)."""
+    batch = _reader._Batch.of([ckpt.row_info(row) for row, _ in group])
+    for (_, t), cpu in zip(group, _reader._decode_cpu(batch)):
+        t.copy_(cpu)
+
+
+def _load_group(
+    ckpt: _reader.Checkpoint, k: int, group: list[tuple[int, torch.Tensor]], kind: str, index: Any
+) -> None:
+    """Decodes tensors of file ``k`` into destinations on one device."""
     import torch
 
-    reader = group[0][0].reader
-    direct = [(e, t) for e, t in group if t.is_contiguous()]
+    reader = ckpt.readers[k]
+    direct = [(row, t) for row, t in group if t.is_contiguous()]
     # A non-contiguous destination (a transposed view) gets a contiguous copy decoded, then copied.
-    strided = [(e, t) for e, t in group if not t.is_contiguous()]
+    strided = [(row, t) for row, t in group if not t.is_contiguous()]
     if kind == "cuda":
         dev = torch.device("cuda", index)
         if _device.use_gpu_decoder(dev):
             with torch.cuda.device(dev):
                 stream = torch.cuda.current_stream(dev)
-                jobs = [(e.index, t.data_ptr(), e.nbytes) for e, t in direct]
-                if jobs:
-                    reader.decode_into_cuda(jobs, dev.index, stream.cuda_stream)
-                for e, t in strided:
-                    t.copy_(_reader._decode_cuda([e], dev, stream)[0])
+                if direct:
+                    reader.decode_into_cuda(_jobs(ckpt, k, direct), dev.index, stream.cuda_stream)
+                for row, t in strided:
+                    t.copy_(_reader._decode_cuda(_reader._Batch.of([ckpt.row_info(row)]), dev, stream)[0])
             return
         # No GPU decoder here: decode on the CPU, then copy each tensor to its place.
-        for (_, t), cpu in zip(group, _reader._decode_cpu([e for e, _ in group])):
-            t.copy_(cpu)
+        _copy_decoded(ckpt, group)
         return
     if kind != "cpu":
-        for (_, t), cpu in zip(group, _reader._decode_cpu([e for e, _ in group])):
-            t.copy_(cpu)
+        _copy_decoded(ckpt, group)
         return
-    jobs = [(e.index, t.data_ptr(), e.nbytes) for e, t in direct]
-    if jobs:
-        reader.decode_into(jobs)
-    for (_, t), cpu in zip(strided, _reader._decode_cpu([e for e, _ in strided])):
-        t.copy_(cpu)
+    if direct:
+        reader.decode_into(_jobs(ckpt, k, direct))
+    if strided:
+        _copy_decoded(ckpt, strided)

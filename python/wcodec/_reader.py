@@ -1,18 +1,22 @@
 """Lazy, random-access reading of ``.wcodec`` checkpoints into torch tensors.
 
-Tensors are decoded straight into memory that torch allocated (``torch.empty``), with the GIL
-released: on the CPU by as many threads as the machine has, on a CUDA device by the GPU decoder
-(``wcodec-cuda``), or, where that cannot run and ``fallback="cpu"``, on the CPU and copied.
+Tensors are decoded straight into memory that torch allocated (in blocks, :mod:`wcodec._bulk`),
+with the GIL released: on the CPU by as many threads as the machine has, on a CUDA device by the
+GPU decoder (``wcodec-cuda``), or, where that cannot run and ``fallback="cpu"``, on the CPU and
+copied. Each file's share of a batch reaches the native reader as one packed buffer of
+``(index, address, nbytes)`` triples.
 """
 
 from __future__ import annotations
 
+import bisect
 import json
-from collections.abc import Callable, Iterable, Iterator
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, Optional
 
-from . import _device, _dtypes
+from . import _bulk, _device, _dtypes
 from ._files import PathLike, checkpoint_files, open_reader
 from ._lru import LRU
 from .errors import CorruptFileError, CudaUnavailableError, TensorNotFoundError, WcodecError
@@ -37,21 +41,62 @@ class TensorInfo(NamedTuple):
 class Checkpoint:
     """The tensors of one ``.wcodec`` file or of every shard of an encoded model directory.
 
-    Build it with :meth:`open`, which reuses the table of a checkpoint opened recently."""
+    Build it with :meth:`open`, which reuses the table of a checkpoint opened recently. The table
+    is columnar (``names``, ``dtypes``, ``shapes``, ``nbytes``; the rows of file ``k`` are
+    ``starts[k]`` to ``starts[k + 1]``), so a whole-checkpoint load creates no Python object per
+    tensor beyond the tensor itself; :attr:`entries` builds per-tensor records on first use."""
 
     def __init__(self, path: PathLike, files: list[Path], readers: list[_wcodec.Reader]) -> None:
         self.path = Path(path)
         self.files = files
         self.readers = readers
-        self.entries: dict[str, TensorInfo] = {}
+        self.names: list[str] = []
+        self.dtypes: list[str] = []
+        self.shapes: list[list[int]] = []
+        self.nbytes: list[int] = []
+        self.starts: list[int] = [0]
+        self.rows: dict[str, int] = {}
         for reader in self.readers:
-            for index, (name, dtype, shape, nbytes) in enumerate(reader.tensors()):
-                if name in self.entries:
-                    raise CorruptFileError(
-                        f"tensor `{name}` appears in both `{self.entries[name].reader.path}` "
-                        f"and `{reader.path}`"
-                    )
-                self.entries[name] = TensorInfo(reader, index, name, dtype, list(shape), nbytes)
+            names, dtypes, shapes, nbytes = reader.table()
+            first = len(self.names)
+            self.rows.update(zip(names, range(first, first + len(names))))
+            self.names += names
+            self.dtypes += dtypes
+            self.shapes += shapes
+            self.nbytes += nbytes
+            self.starts.append(len(self.names))
+            if len(self.rows) != len(self.names):
+                self._raise_duplicate()
+        self._entries: Optional[dict[str, TensorInfo]] = None
+        self._plan: Optional[_bulk.Plan] = None
+        self._plan_block = -1
+
+    def _raise_duplicate(self) -> None:
+        seen: dict[str, int] = {}
+        for row, name in enumerate(self.names):
+            if name in seen:
+                a, b = self._file_of(seen[name]), self._file_of(row)
+                raise CorruptFileError(
+                    f"tensor `{name}` appears in both `{self.readers[a].path}` and `{self.readers[b].path}`"
+                )
+            seen[name] = row
+
+    def _file_of(self, row: int) -> int:
+        return bisect.bisect_right(self.starts, row) - 1
+
+    def row_info(self, row: int) -> TensorInfo:
+        k = self._file_of(row)
+        return TensorInfo(
+            self.readers[k], row - self.starts[k], self.names[row], self.dtypes[row],
+            list(self.shapes[row]), self.nbytes[row],
+        )
+
+    @property
+    def entries(self) -> dict[str, TensorInfo]:
+        """Every tensor's record by name (built on first use; loads do not need it)."""
+        if self._entries is None:
+            self._entries = {name: self.row_info(row) for row, name in enumerate(self.names)}
+        return self._entries
 
     @classmethod
     def open(cls, path: PathLike) -> Checkpoint:
@@ -66,10 +111,10 @@ class Checkpoint:
         return _checkpoints.get_or_make(key, lambda: cls(path, files, readers))
 
     def info(self, name: str) -> TensorInfo:
-        try:
-            return self.entries[name]
-        except KeyError:
-            raise TensorNotFoundError(f"no tensor named `{name}` in `{self.path}`") from None
+        row = self.rows.get(name)
+        if row is None:
+            raise TensorNotFoundError(f"no tensor named `{name}` in `{self.path}`")
+        return self.row_info(row)
 
     def metadata(self) -> Optional[dict[str, str]]:
         """The ``__metadata__`` of the (first) source file's header, as safetensors returns it."""
@@ -77,8 +122,53 @@ class Checkpoint:
         meta = header.get("__metadata__")
         return dict(meta) if meta is not None else None
 
+    def full_batch(self) -> _Batch:
+        """Every tensor, in row order, as one batch (its allocation plan computed once)."""
+        block = _bulk.block_bytes()
+        if self._plan is None or self._plan_block != block:
+            self._plan = _bulk.Plan(self.names, self.dtypes, self.shapes, self.nbytes, block)
+            self._plan_block = block
+        files = [
+            (reader, range(self.starts[k], self.starts[k + 1]), array("Q", range(self.starts[k + 1] - self.starts[k])))
+            for k, reader in enumerate(self.readers)
+        ]
+        return _Batch(self._plan, files)
+
 
 _checkpoints: LRU[tuple[int, ...], Checkpoint] = LRU(16)
+
+
+class _Batch:
+    """Tensors to decode together: their allocation plan, and per file the reader, the
+    positions of its tensors in the batch and their indices in the file."""
+
+    __slots__ = ("files", "plan")
+
+    def __init__(self, plan: _bulk.Plan, files: Sequence[tuple[_wcodec.Reader, Sequence[int], array[int]]]) -> None:
+        self.plan = plan
+        self.files = files
+
+    @classmethod
+    def of(cls, entries: list[TensorInfo], block: Optional[int] = None) -> _Batch:
+        """The batch of ``entries``; ``block`` overrides the block size (0: a tensor per
+        allocation)."""
+        plan = _bulk.Plan(
+            [e.name for e in entries], [e.dtype for e in entries], [e.shape for e in entries],
+            [e.nbytes for e in entries], block,
+        )
+        groups: dict[int, tuple[_wcodec.Reader, list[int]]] = {}
+        for i, e in enumerate(entries):
+            groups.setdefault(id(e.reader), (e.reader, []))[1].append(i)
+        files = [(r, pos, array("Q", [entries[i].index for i in pos])) for r, pos in groups.values()]
+        return cls(plan, files)
+
+    def jobs(self, addrs: list[int], positions: Sequence[int], indices: array[int]) -> bytes:
+        if isinstance(positions, range):
+            a, n = addrs[positions.start : positions.stop], self.plan.nbytes[positions.start : positions.stop]
+        else:
+            a = [addrs[i] for i in positions]
+            n = array("Q", [self.plan.nbytes[i] for i in positions])
+        return _bulk.pack_jobs(indices, a, n)
 
 
 def decode(
@@ -86,59 +176,49 @@ def decode(
     device: _device.DeviceLike = "cpu",
     fallback: Optional[str] = "cpu",
     stream: Any = None,
+    *,
+    block: Optional[int] = None,
 ) -> list[torch.Tensor]:
     """Decodes tensors and returns them on ``device``: on a CUDA device by the GPU decoder when it
     can run there (straight into memory torch allocated on that device), otherwise on the CPU
-    (one parallel pass per file) and copied."""
+    (one parallel pass per file) and copied. ``block``: see :meth:`_Batch.of`."""
+    return decode_batch(_Batch.of(list(entries), block), device, fallback, stream)
+
+
+def decode_batch(
+    batch: _Batch,
+    device: _device.DeviceLike = "cpu",
+    fallback: Optional[str] = "cpu",
+    stream: Any = None,
+) -> list[torch.Tensor]:
+    """:func:`decode` of a prepared batch (e.g. :meth:`Checkpoint.full_batch`)."""
     dev = _device.resolve(device, fallback)
-    entries = list(entries)
     if _device.use_gpu_decoder(dev):
         try:
-            return _decode_cuda(entries, dev, stream)
+            return _decode_cuda(batch, dev, stream)
         except CudaUnavailableError:
             if fallback != "cpu":
                 raise
-    result = _decode_cpu(entries)
+    result = _decode_cpu(batch)
     if dev.type != "cpu":
         result = _to_device(result, dev, stream)
     return result
 
 
-def _empty(e: TensorInfo, device: Optional[torch.device] = None) -> torch.Tensor:
-    import torch
-
-    t = torch.empty(_dtypes.torch_shape(e.dtype, e.shape), dtype=_dtypes.torch_dtype(e.dtype), device=device)
-    if t.numel() * t.element_size() != e.nbytes:
-        raise CorruptFileError(f"tensor `{e.name}`: {e.nbytes} bytes do not fill a {e.dtype} tensor of shape {e.shape}")
-    return t
-
-
-def _by_reader(entries: list[TensorInfo]) -> list[list[int]]:
-    groups: dict[int, list[int]] = {}
-    for i, e in enumerate(entries):
-        groups.setdefault(id(e.reader), []).append(i)
-    return list(groups.values())
-
-
-def _decode_grouped(
-    entries: list[TensorInfo],
+def _run_files(
+    batch: _Batch,
     device: Optional[torch.device],
-    run: Callable[[_wcodec.Reader, list], None],
+    run: Callable[[_wcodec.Reader, bytes], None],
     parallel: bool = False,
 ) -> list[torch.Tensor]:
-    """Allocates every destination on ``device`` and has ``run(reader, jobs)`` decode each file's
-    share in one call; ``outs`` keeps every destination alive meanwhile (the native contract).
-    With ``parallel``, the files of a sharded checkpoint are read and decoded
-    :data:`_PARALLEL_SHARDS` at a time (each call releases the GIL and reads its own windows);
-    the GPU path keeps one file at a time, its device staging bounded to one call's slots."""
-    outs: list[Optional[torch.Tensor]] = [None] * len(entries)
-    work = []
-    for positions in _by_reader(entries):
-        jobs = []
-        for i in positions:
-            outs[i] = t = _empty(entries[i], device)
-            jobs.append((entries[i].index, t.data_ptr(), entries[i].nbytes))
-        work.append((entries[positions[0]].reader, jobs))
+    """Allocates every destination on ``device`` (in bulk, :mod:`wcodec._bulk`) and has
+    ``run(reader, jobs)`` decode each file's share in one call; ``tensors`` keeps every
+    destination alive meanwhile (the native contract). With ``parallel``, the files of a sharded
+    checkpoint are read and decoded :data:`_PARALLEL_SHARDS` at a time (each call releases the
+    GIL and reads its own windows); the GPU path keeps one file at a time, its device staging
+    bounded to one call's slots."""
+    tensors, addrs = batch.plan.allocate(device)
+    work = [(reader, batch.jobs(addrs, pos, idx)) for reader, pos, idx in batch.files if len(pos)]
     if parallel and len(work) > 1 and _PARALLEL_SHARDS > 1:
         from concurrent.futures import ThreadPoolExecutor
 
@@ -148,7 +228,7 @@ def _decode_grouped(
     else:
         for reader, jobs in work:
             run(reader, jobs)
-    return [t for t in outs if t is not None]
+    return tensors
 
 
 # Shards decoded at once on the CPU: two keeps a disk array busy across shard boundaries while the
@@ -156,20 +236,18 @@ def _decode_grouped(
 _PARALLEL_SHARDS = 2
 
 
-def _decode_cpu(entries: list[TensorInfo]) -> list[torch.Tensor]:
-    return _decode_grouped(entries, None, lambda reader, jobs: reader.decode_into(jobs), parallel=True)
+def _decode_cpu(batch: _Batch) -> list[torch.Tensor]:
+    return _run_files(batch, None, lambda reader, jobs: reader.decode_into(jobs), parallel=True)
 
 
-def _decode_cuda(entries: list[TensorInfo], dev: torch.device, stream: Any) -> list[torch.Tensor]:
+def _decode_cuda(batch: _Batch, dev: torch.device, stream: Any) -> list[torch.Tensor]:
     import torch
 
     # Allocated by torch's caching allocator on the device's current stream; the decoder orders
     # its work after `stream` and returns once the data is decoded and verified.
     with torch.cuda.device(dev):
         handle = (stream if stream is not None else torch.cuda.current_stream(dev)).cuda_stream
-        return _decode_grouped(
-            entries, dev, lambda reader, jobs: reader.decode_into_cuda(jobs, dev.index, handle)
-        )
+        return _run_files(batch, dev, lambda reader, jobs: reader.decode_into_cuda(jobs, dev.index, handle))
 
 
 def _to_device(tensors: list[torch.Tensor], dev: torch.device, stream: Any) -> list[torch.Tensor]:
@@ -345,7 +423,7 @@ class WcodecFile:
 
     def keys(self) -> list[str]:
         """Tensor names, sorted (as ``safe_open`` lists them)."""
-        return sorted(self._checkpoint.entries)
+        return sorted(self._checkpoint.names)
 
     def offset_keys(self) -> list[str]:
         """Tensor names in the order of their bytes in the source file (shard after shard for
@@ -361,10 +439,10 @@ class WcodecFile:
         return iter(self.keys())
 
     def __contains__(self, name: object) -> bool:
-        return name in self._checkpoint.entries
+        return name in self._checkpoint.rows
 
     def __len__(self) -> int:
-        return len(self._checkpoint.entries)
+        return len(self._checkpoint.names)
 
     def metadata(self) -> Optional[dict[str, str]]:
         """The source header's ``__metadata__`` (``None`` if it had none)."""
@@ -377,7 +455,9 @@ class WcodecFile:
     def get_tensors(self, names: Optional[Iterable[str]] = None) -> dict[str, torch.Tensor]:
         """Decodes several tensors (default: all) in one parallel pass."""
         ckpt = self._checkpoint
-        infos = [ckpt.info(n) for n in (ckpt.entries if names is None else names)]
+        if names is None:
+            return dict(zip(ckpt.names, decode_batch(ckpt.full_batch(), self.device, self.fallback)))
+        infos = [ckpt.info(n) for n in names]
         return {e.name: t for e, t in zip(infos, decode(infos, self.device, self.fallback))}
 
     def get_slice(self, name: str) -> WcodecSlice:
@@ -409,5 +489,5 @@ class WcodecFile:
         self.close()
 
     def __repr__(self) -> str:
-        state = "closed" if self._ckpt is None else f"{len(self._ckpt.entries)} tensors"
+        state = "closed" if self._ckpt is None else f"{len(self._ckpt.names)} tensors"
         return f"WcodecFile({str(getattr(self._ckpt, 'path', '')) or '?'!r}, {state})"

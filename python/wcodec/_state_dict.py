@@ -41,5 +41,4 @@ def decode_to_state_dict(
             return out
         names = list(out)
         return dict(zip(names, _reader._to_device([out[n] for n in names], dev, stream)))
-    infos = list(ckpt.entries.values())
-    return dict(zip(ckpt.entries, _reader.decode(infos, dev, fallback, stream)))
+    return dict(zip(ckpt.names, _reader.decode_batch(ckpt.full_batch(), dev, fallback, stream)))

@@ -95,7 +95,9 @@ def iterate_weights(
     batch_size = 0
 
     def flush() -> Iterator[tuple[str, torch.Tensor]]:
-        tensors = decode(batch, dev, fallback)
+        # Each tensor in its own allocation: a model may keep some of them as its parameters
+        # and drop the rest, which must then free their memory.
+        tensors = decode(batch, dev, fallback, block=0)
         sizes = [(e.name, e.nbytes) for e in batch]
         batch.clear()
         # Reversed pops drop each tensor from this frame as it is handed out.

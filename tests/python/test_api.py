@@ -140,9 +140,24 @@ def test_is_cuda_available_tells_the_truth() -> None:
 def test_set_decode_params_validates_and_stores() -> None:
     before = wcodec.get_decode_params()
     try:
-        wcodec.set_decode_params(tiles_per_block=8, streams=2, use_tensor_cores=True)
-        assert wcodec.get_decode_params() == {"chunks_per_block": 8, "streams": 2, "use_tensor_cores": True}
-        for bad in ({"tiles_per_block": 9}, {"tiles_per_block": 0}, {"streams": 0}, {"streams": 17}):
+        wcodec.set_decode_params(tiles_per_block=8, streams=2, use_tensor_cores=True, staging_mib=16)
+        assert wcodec.get_decode_params() == {
+            "chunks_per_block": 8,
+            "streams": 2,
+            "staging_mib": 16,
+            "alloc_block_mib": 64,
+            "use_tensor_cores": True,
+        }
+        for bad in (
+            {"tiles_per_block": 9},
+            {"tiles_per_block": 0},
+            {"streams": 0},
+            {"streams": 17},
+            {"staging_mib": 0},
+            {"staging_mib": 257},
+            {"alloc_block_mib": -1},
+            {"alloc_block_mib": 1025},
+        ):
             with pytest.raises(ValueError):
                 wcodec.set_decode_params(**bad)
         with pytest.raises(TypeError):

@@ -46,6 +46,10 @@ pub struct CudaDecoder {
     pub(crate) pool: Pool<Slot>,
     cubin_from_cache: bool,
     pub(crate) ctx: Arc<PrimaryCtx>,
+    /// True while [`CudaDecoder::prewarm`]'s thread allocates staging: leases wait for it, so a
+    /// load that starts meanwhile takes the prewarmed slots instead of allocating its own.
+    warming: (Mutex<bool>, std::sync::Condvar),
+    prewarm_started: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for CudaDecoder {
@@ -67,6 +71,9 @@ fn check_alignment(name: &str, j: &DeviceJob, entry: &TensorEntry) -> Result<()>
     }
     Ok(())
 }
+
+/// Allocations [`CudaDecoder::decode_tensors`] remembers while checking destinations.
+const KNOWN_ALLOCATIONS: usize = 16;
 
 /// The process-wide decoders, by device ordinal.
 fn decoders() -> &'static Mutex<HashMap<usize, Arc<CudaDecoder>>> {
@@ -129,6 +136,8 @@ impl CudaDecoder {
             pool: Pool::new(),
             cubin_from_cache: cached,
             ctx,
+            warming: (Mutex::new(false), std::sync::Condvar::new()),
+            prewarm_started: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -214,10 +223,11 @@ impl CudaDecoder {
     ) -> Result<Vec<&'a TensorEntry>> {
         let tensors = archive.tensors();
         let mut entries = Vec::with_capacity(jobs.len());
-        // The allocation of the previous destination: tensors of one checkpoint mostly share a
-        // few allocations (a caching allocator's segments, one bulk buffer), so two driver
-        // queries per tensor are paid once per allocation instead.
-        let mut known: Option<(u64, u64)> = None;
+        // Allocations of recent destinations: tensors of one checkpoint mostly share a few
+        // allocations (a caching allocator's segments, the Python layer's blocks, one per
+        // dtype, which consecutive tensors alternate between), so two driver queries per tensor
+        // are paid once per allocation instead.
+        let mut known: Vec<(u64, u64)> = Vec::new();
         for j in jobs {
             let entry = tensors
                 .get(j.tensor)
@@ -230,7 +240,7 @@ impl CudaDecoder {
                 });
             }
             if entry.raw_bytes > 0 {
-                let inside = known.is_some_and(|(base, size)| {
+                let inside = known.iter().any(|&(base, size)| {
                     j.dst >= base
                         && j.dst
                             .checked_add(j.dst_bytes)
@@ -238,8 +248,11 @@ impl CudaDecoder {
                 });
                 if inside {
                     check_alignment(&entry.name, j, entry)?;
-                } else {
-                    known = self.check_destination(&entry.name, j, entry)?;
+                } else if let Some(range) = self.check_destination(&entry.name, j, entry)? {
+                    if known.len() == KNOWN_ALLOCATIONS {
+                        known.remove(0);
+                    }
+                    known.push(range);
                 }
             }
             entries.push(entry);
@@ -276,9 +289,83 @@ impl CudaDecoder {
         Ok(range)
     }
 
-    /// `n` staging slots, pooled ones first.
+    /// `n` staging slots, pooled ones first (after a prewarm in progress has pooled its own).
     pub(crate) fn lease(&self, n: usize) -> Result<Vec<Slot>> {
+        let (flag, done) = &self.warming;
+        let mut warming = flag
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        while *warming {
+            warming = done
+                .wait(warming)
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+        }
+        drop(warming);
         self.pool.lease(n, Slot::new)
+    }
+
+    /// Allocates the staging slots of the current parameters (a stream and a pinned window
+    /// buffer of [`DecodeParams::staging_bytes`] per window in flight) on a background thread,
+    /// once per decoder, and pools them. Pinning memory costs about half a millisecond per MiB,
+    /// so a process that calls this when it learns that it will load onto the GPU (the Python
+    /// layer: when it checks that the decoder runs) has the buffers ready by its first load
+    /// instead of paying for them inside it. A load that starts before the thread is done waits
+    /// for it rather than allocating twice. Failures are left to the load, which allocates what
+    /// it lacks; a later [`CudaDecoder::release_staging`] frees the slots as usual.
+    pub fn prewarm(self: &Arc<Self>) {
+        use std::sync::atomic::Ordering;
+        if self.prewarm_started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        *self
+            .warming
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = true;
+        let dec = Arc::clone(self);
+        let spawned = std::thread::Builder::new()
+            .name("wcodec-staging".into())
+            .spawn(move || {
+                // Clears the flag however the thread ends (a panic included), so that no lease
+                // waits forever.
+                struct Done(Arc<CudaDecoder>);
+                impl Drop for Done {
+                    fn drop(&mut self) {
+                        self.0.finish_warming();
+                    }
+                }
+                let done = Done(dec);
+                let _ = done.0.allocate_staging();
+            });
+        if spawned.is_err() {
+            self.finish_warming();
+        }
+    }
+
+    fn allocate_staging(&self) -> Result<()> {
+        let _g = CtxGuard::enter(self.ctx.ctx)?;
+        let params = self.params();
+        let n = params.streams.max(2) as usize;
+        let mut slots = self.pool.lease(n, Slot::new)?;
+        let result = slots.iter_mut().try_for_each(|s| {
+            crate::staging::ensure(
+                &mut s.pinned,
+                params.staging_bytes,
+                &self.pool.counters,
+                crate::driver::PinnedBuffer::alloc,
+            )
+            .map(|_| ())
+        });
+        self.give_back(&mut slots);
+        result
+    }
+
+    fn finish_warming(&self) {
+        let (flag, done) = &self.warming;
+        *flag
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = false;
+        done.notify_all();
     }
 
     /// Returns slots to the pool, dropping buffers grown past what the current parameters

@@ -58,6 +58,6 @@ pub use error::{Error, ErrorKind, Result};
 pub use nvrtc::{
     cache_dir, compile_cubin, compile_ptx, compile_report, nvrtc_info, set_nvrtc_path,
 };
-pub use params::{DecodeParams, CHUNKS_PER_BLOCK, MIN_STAGING_BYTES, STREAMS};
+pub use params::{DecodeParams, CHUNKS_PER_BLOCK, MIN_STAGING_BYTES, STAGING_MIB, STREAMS};
 pub use source::{compile_options, emulation_source, kernel_source, CI_ARCHS, KERNEL_NAMES};
 pub use staging::StagingStats;

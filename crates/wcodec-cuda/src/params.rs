@@ -11,6 +11,10 @@ pub const CHUNKS_PER_BLOCK: RangeInclusive<u32> = 1..=8;
 pub const STREAMS: RangeInclusive<u32> = 1..=16;
 /// Smallest [`DecodeParams::staging_bytes`].
 pub const MIN_STAGING_BYTES: u64 = 1 << 20;
+/// Accepted [`DecodeParams::staging_bytes`] in MiB (`staging_mib` in the Python API): at most
+/// 256 MiB per window, so the default two windows in flight stay within the 512 MiB of host
+/// memory a load may add.
+pub const STAGING_MIB: RangeInclusive<u32> = 1..=256;
 
 /// Tunables of the GPU decoder (`set_decode_params` in the Python API).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,9 +68,11 @@ impl DecodeParams {
                 STREAMS.end()
             )));
         }
-        if self.staging_bytes < MIN_STAGING_BYTES {
+        let max = u64::from(*STAGING_MIB.end()) << 20;
+        if !(MIN_STAGING_BYTES..=max).contains(&self.staging_bytes) {
             return Err(Error::InvalidArgument(format!(
-                "staging_bytes must be at least {MIN_STAGING_BYTES}"
+                "staging_bytes must be in {MIN_STAGING_BYTES}..={max}, not {}",
+                self.staging_bytes
             )));
         }
         Ok(())
@@ -99,6 +105,10 @@ mod tests {
             },
             DecodeParams {
                 staging_bytes: MIN_STAGING_BYTES - 1,
+                ..DecodeParams::default()
+            },
+            DecodeParams {
+                staging_bytes: (u64::from(*STAGING_MIB.end()) << 20) + 1,
                 ..DecodeParams::default()
             },
         ] {

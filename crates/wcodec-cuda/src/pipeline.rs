@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use cudarc::driver::sys::CUstream;
 use wcodec::format::header::TensorEntry;
-use wcodec::load::{plan_windows, read_window, Window};
+use wcodec::load::{plan_windows, read_window, will_need_window, Window};
 use wcodec::Archive;
 
 use crate::driver::{
@@ -126,6 +126,11 @@ impl<'d> Run<'d> {
         let mut pending: Vec<Option<Pending>> = (0..n_slots).map(|_| None).collect();
         let path = archive.path().unwrap_or(std::path::Path::new(""));
         let names = |j: usize| entries[j].name.clone();
+        let largest = windows
+            .iter()
+            .map(|w| w.buf_bytes.min(params.staging_bytes))
+            .max()
+            .unwrap_or(0);
         for (b, w) in windows.iter().enumerate() {
             let s = b % n_slots;
             if let Some(prev) = pending[s].take() {
@@ -133,7 +138,15 @@ impl<'d> Run<'d> {
             }
             let counters = &self.dec.counters();
             let slot = &mut self.slots[s];
-            let pinned = ensure(&mut slot.pinned, w.buf_bytes, counters, PinnedBuffer::alloc)?;
+            // Sized to the load's largest window (at most the staging budget) from the first
+            // window on: a slot's pinned buffer is allocated once, not regrown window by window,
+            // and a small load does not pin a whole budget.
+            let need = w.buf_bytes.max(largest);
+            let pinned = ensure(&mut slot.pinned, need, counters, PinnedBuffer::alloc)?;
+            // The disk starts on the next window while this one is read and the GPU decodes.
+            if let Some(next) = windows.get(b + 1) {
+                will_need_window(archive.reader(), next);
+            }
             read_window(archive.reader(), path, w, pinned.as_mut_slice(), &names)?;
             stats.read_bytes += w.read_bytes();
             let owned = WindowJobs::new(w, entries, dsts);
@@ -331,11 +344,15 @@ impl<'d> Run<'d> {
     ) -> Result<()> {
         let path = archive.path().unwrap_or(std::path::Path::new(""));
         let names = |j: usize| entries[j].name.clone();
-        for w in plan_windows(entries, params.staging_bytes) {
+        let windows = plan_windows(entries, params.staging_bytes);
+        for (k, w) in windows.iter().enumerate() {
+            if let Some(next) = windows.get(k + 1) {
+                will_need_window(archive.reader(), next);
+            }
             let mut buf = vec![0u8; w.buf_bytes as usize];
-            read_window(archive.reader(), path, &w, &mut buf, &names)?;
+            read_window(archive.reader(), path, w, &mut buf, &names)?;
             stats.read_bytes += w.read_bytes();
-            let owned = WindowJobs::new(&w, entries, dsts);
+            let owned = WindowJobs::new(w, entries, dsts);
             let mut tiled = owned.jobs(&buf)?;
             for range in groups(&tiled).into_iter().rev() {
                 // Groups are taken from the back so that each `drain` moves only its own jobs.

@@ -29,13 +29,17 @@ pub(crate) fn cuda_device_count() -> usize {
 }
 
 /// Why the GPU decoder cannot run on device `ordinal`, or `None` when it can (loads the driver,
-/// compiles or loads the cached kernels: the first call on a device takes a moment).
+/// compiles or loads the cached kernels: the first call on a device takes a moment). The Python
+/// layer asks this once per device before its first GPU load, so a decoder that runs starts
+/// allocating its pinned staging in the background here ([`CudaDecoder::prewarm`]).
 #[pyfunction]
 pub(crate) fn cuda_decoder_error(py: Python<'_>, ordinal: usize) -> Option<String> {
-    py.detach(|| {
-        CudaDecoder::for_device(ordinal)
-            .err()
-            .map(|e| e.to_string())
+    py.detach(|| match decoder(ordinal) {
+        Ok(dec) => {
+            dec.prewarm();
+            None
+        }
+        Err(e) => Some(e.to_string()),
     })
 }
 
@@ -49,7 +53,7 @@ pub(crate) fn set_nvrtc_path(path: PathBuf) -> PyResult<()> {
 /// ranges and defaults (`wcodec-cuda`), which the Python API reads.
 #[pyfunction]
 pub(crate) fn cuda_param_ranges() -> Vec<(&'static str, u32, u32, u32)> {
-    use wcodec_cuda::{CHUNKS_PER_BLOCK, STREAMS};
+    use wcodec_cuda::{CHUNKS_PER_BLOCK, STAGING_MIB, STREAMS};
     let d = DecodeParams::default();
     vec![
         (
@@ -59,15 +63,26 @@ pub(crate) fn cuda_param_ranges() -> Vec<(&'static str, u32, u32, u32)> {
             *CHUNKS_PER_BLOCK.end(),
         ),
         ("streams", d.streams, *STREAMS.start(), *STREAMS.end()),
+        (
+            "staging_mib",
+            (d.staging_bytes >> 20) as u32,
+            *STAGING_MIB.start(),
+            *STAGING_MIB.end(),
+        ),
     ]
 }
 
 /// Sets the GPU decoder parameters of the process (validated by `wcodec-cuda`).
 #[pyfunction]
-pub(crate) fn set_cuda_params(chunks_per_block: u32, streams: u32) -> PyResult<()> {
+pub(crate) fn set_cuda_params(
+    chunks_per_block: u32,
+    streams: u32,
+    staging_mib: u32,
+) -> PyResult<()> {
     let params = DecodeParams {
         chunks_per_block,
         streams,
+        staging_bytes: u64::from(staging_mib) << 20,
         ..DecodeParams::default()
     };
     params

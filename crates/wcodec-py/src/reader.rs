@@ -19,7 +19,39 @@ pub(crate) struct Reader {
     archive: Archive,
 }
 
+/// Bytes of one packed job: three little-endian `u64`.
+const JOB_BYTES: usize = 24;
+
+/// A packed address or size as a host `usize` (an error, not a truncation, on 32-bit hosts).
+fn host_word(v: u64, what: &str) -> PyResult<usize> {
+    usize::try_from(v).map_err(|_| {
+        PyValueError::new_err(format!("job {what} {v:#x} does not fit this host")).into()
+    })
+}
+
 impl Reader {
+    /// The jobs of a batch as the Python layer packs them (`array('Q')` of `(index, address,
+    /// nbytes)` triples, little-endian): one buffer for the whole batch instead of one Python
+    /// object per tensor. Every index is checked against the file.
+    fn unpack_jobs(&self, jobs: &[u8]) -> PyResult<Vec<(u64, u64, u64)>> {
+        if !jobs.len().is_multiple_of(JOB_BYTES) {
+            return Err(PyValueError::new_err(format!(
+                "packed jobs must be a multiple of {JOB_BYTES} bytes (u64 index, address, \
+                 nbytes), not {}",
+                jobs.len()
+            ))
+            .into());
+        }
+        let word = |b: &[u8]| u64::from_le_bytes(b.try_into().expect("8 bytes"));
+        jobs.chunks_exact(JOB_BYTES)
+            .map(|j| {
+                let index = word(&j[..8]);
+                self.check_index(usize::try_from(index).unwrap_or(usize::MAX))?;
+                Ok((index, word(&j[8..16]), word(&j[16..])))
+            })
+            .collect()
+    }
+
     fn check_index(&self, index: usize) -> PyResult<()> {
         let n = self.archive.tensors().len();
         if index >= n {
@@ -99,6 +131,19 @@ impl Reader {
             .collect()
     }
 
+    /// The tensor table as columns, in payload order: `(names, dtypes, shapes, nbytes)`, the
+    /// columnar form of `tensors()` that the Python layer keeps (no tuple per tensor).
+    #[allow(clippy::type_complexity)]
+    fn table(&self) -> (Vec<String>, Vec<&'static str>, Vec<Vec<u64>>, Vec<u64>) {
+        let ts = self.archive.tensors();
+        (
+            ts.iter().map(|t| t.name.clone()).collect(),
+            ts.iter().map(|t| t.dtype.name()).collect(),
+            ts.iter().map(|t| t.shape.clone()).collect(),
+            ts.iter().map(|t| t.raw_bytes).collect(),
+        )
+    }
+
     /// Index of the tensor called `name` (raises `TensorNotFoundError`).
     fn find(&self, name: &str) -> PyResult<usize> {
         Ok(self.archive.find(name)?)
@@ -110,26 +155,27 @@ impl Reader {
         Ok(PyBytes::new(py, &out))
     }
 
-    /// Decodes tensors into caller memory: `jobs` is a list of `(index, address, nbytes)`, each
-    /// address the start of a writable, contiguous host buffer of `nbytes` bytes that no other job
-    /// shares and that stays alive during the call (the Python layer passes the `data_ptr()` of
-    /// tensors it has just allocated and holds). All jobs are decoded in one parallel pass with
-    /// the GIL released.
-    fn decode_into(&self, py: Python<'_>, jobs: Vec<(usize, usize, usize)>) -> PyResult<()> {
-        for &(index, _, _) in &jobs {
-            self.check_index(index)?;
+    /// Decodes tensors into caller memory: `jobs` packs one `(index, address, nbytes)` triple
+    /// of little-endian `u64` per tensor (see [`unpack_jobs`]), each address the start of a
+    /// writable, contiguous host buffer of `nbytes` bytes that no other job shares and that
+    /// stays alive during the call (the Python layer passes the `data_ptr()` of tensors it
+    /// holds). All jobs are decoded in one parallel pass with the GIL released.
+    fn decode_into(&self, py: Python<'_>, jobs: &[u8]) -> PyResult<()> {
+        let jobs = self.unpack_jobs(jobs)?;
+        let mut buffers = Vec::with_capacity(jobs.len());
+        for &(_, address, nbytes) in &jobs {
+            buffers.push(CallerBuffer {
+                address: host_word(address, "address")?,
+                nbytes: host_word(nbytes, "nbytes")?,
+            });
         }
-        let buffers: Vec<CallerBuffer> = jobs
-            .iter()
-            .map(|&(_, address, nbytes)| CallerBuffer { address, nbytes })
-            .collect();
         py.detach(|| {
-            // SAFETY: the Python layer (`wcodec/_reader.py`) passes the `data_ptr()` of contiguous
-            // CPU tensors of exactly `nbytes` bytes that it has just allocated, hands to no one
-            // else, and keeps referenced until this call returns.
+            // SAFETY: the Python layer (`wcodec/_reader.py`, `_load_into.py`) passes the
+            // `data_ptr()` of contiguous CPU tensors of exactly `nbytes` bytes that it hands to
+            // no one else and keeps referenced until this call returns.
             #[allow(unsafe_code)]
             let slices = unsafe { caller_buffers(&buffers)? };
-            let work = jobs.iter().map(|j| j.0).zip(slices).collect();
+            let work = jobs.iter().map(|j| j.0 as usize).zip(slices).collect();
             self.archive.decode_many_into(work)?;
             Ok(())
         })
@@ -165,22 +211,23 @@ impl Reader {
         Ok(wcodec::slice::tensor_chunks(&self.archive.tensors()[index]))
     }
 
-    /// Decodes tensors on the GPU into device memory: `jobs` is a list of `(index, device
-    /// address, nbytes)` on CUDA device `device` (torch tensors' `data_ptr()`), ordered after the
-    /// work queued on `stream` (a raw `CUstream`, torch's `cuda_stream`). Returns once the data is
-    /// decoded and verified. The destinations are checked by the driver (device, size,
-    /// alignment, allocation range) before anything runs.
+    /// Decodes tensors on the GPU into device memory: `jobs` packs `(index, device address,
+    /// nbytes)` triples as `decode_into` does, on CUDA device `device` (torch tensors'
+    /// `data_ptr()`), ordered after the work queued on `stream` (a raw `CUstream`, torch's
+    /// `cuda_stream`). Returns once the data is decoded and verified. The destinations are
+    /// checked by the driver (device, size, alignment, allocation range) before anything runs.
     fn decode_into_cuda(
         &self,
         py: Python<'_>,
-        jobs: Vec<(usize, u64, u64)>,
+        jobs: &[u8],
         device: usize,
         stream: u64,
     ) -> PyResult<()> {
-        let jobs: Vec<wcodec_cuda::DeviceJob> = jobs
+        let jobs: Vec<wcodec_cuda::DeviceJob> = self
+            .unpack_jobs(jobs)?
             .into_iter()
             .map(|(tensor, dst, dst_bytes)| wcodec_cuda::DeviceJob {
-                tensor,
+                tensor: tensor as usize,
                 dst,
                 dst_bytes,
             })

@@ -15,6 +15,19 @@ use crate::progress::Progress;
 use crate::source::safetensors;
 use crate::tensor::{decode_tensor_into, decode_tensors_into};
 
+impl ReadAt for Archive {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        match &self.file {
+            Some(f) => f.read_exact_at(buf, offset),
+            None => self.bytes.read_exact_at(buf, offset),
+        }
+    }
+
+    fn will_need(&self, offset: u64, len: u64) {
+        Archive::will_need(self, offset, len);
+    }
+}
+
 /// Tensors decoded together before being written out: bounds the memory of a rebuild to the
 /// largest tensor or this much, whichever is larger, while keeping every core busy on small ones.
 pub const DECODE_BATCH_BYTES: u64 = 32 << 20;
@@ -92,12 +105,18 @@ impl Archive {
     }
 
     /// The source of positional reads of the file's bytes: the open file (explicit reads, no
-    /// page faults), or the in-memory image.
+    /// page faults), or the in-memory image; its read-ahead hints go to the map
+    /// ([`Archive::will_need`]).
     pub fn reader(&self) -> &dyn ReadAt {
-        match &self.file {
-            Some(f) => f,
-            None => &self.bytes,
-        }
+        self
+    }
+
+    /// Asks the kernel to start reading the file's bytes `[offset, offset + len)` into the page
+    /// cache (see [`Mapped::will_need`]): bulk loads announce the next window this way while
+    /// they read the current one. Best effort: a no-op for in-memory archives, archives opened
+    /// with [`Archive::open_unmapped`], ranges past the end, and platforms without `madvise`.
+    pub fn will_need(&self, offset: u64, len: u64) {
+        self.bytes.will_need(offset, len);
     }
 
     /// Reads file bytes at `offset` into `buf` (a positional read of the open file).
@@ -223,8 +242,8 @@ impl Archive {
         let result = match &self.file {
             // Explicit positional reads in windows, the next read while the current decodes:
             // no bulk reading through page faults of the map.
-            Some(f) => decode_windows(
-                f,
+            Some(_) => decode_windows(
+                self,
                 self.path.as_deref().unwrap_or(Path::new("")),
                 jobs,
                 WINDOW_BYTES,
@@ -318,10 +337,26 @@ impl Archive {
         // One buffer for every batch, grown to the largest: zeroing fresh memory per tensor
         // costs as much as decoding the small ones.
         let mut buf: Vec<u8> = Vec::new();
-        for batch in batch_ranges(
+        let batches = batch_ranges(
             self.header.tensors.iter().map(|t| t.raw_bytes),
             DECODE_BATCH_BYTES,
-        ) {
+        );
+        // Tensors lie in payload order, so a batch's stored bytes are one region of the map;
+        // the next batch's is announced while this one decodes (no cold page faults one by one).
+        let announce = |batch: &std::ops::Range<usize>| {
+            let ts = &self.header.tensors[batch.clone()];
+            if let (Some(first), Some(last)) = (ts.first(), ts.last()) {
+                let end = last.offset.saturating_add(last.stored_bytes);
+                self.will_need(first.offset, end.saturating_sub(first.offset));
+            }
+        };
+        if let Some(b) = batches.first() {
+            announce(b);
+        }
+        for (k, batch) in batches.iter().cloned().enumerate() {
+            if let Some(next) = batches.get(k + 1) {
+                announce(next);
+            }
             let sizes: Vec<usize> = self.header.tensors[batch.clone()]
                 .iter()
                 .map(|t| usize::try_from(t.raw_bytes))

@@ -146,6 +146,31 @@ pub enum Mapped {
     Empty,
 }
 
+impl Mapped {
+    /// Asks the kernel to start reading bytes `[offset, offset + len)` of a mapped file into the
+    /// page cache (`madvise(MADV_WILLNEED)`), so that the positional reads of a bulk load that
+    /// come next find them there instead of waiting on the disk one request at a time. Best
+    /// effort: nothing happens for bytes in memory, outside the file, or on platforms without
+    /// `madvise`, and a refusal by the kernel is ignored (the reads work either way). Touches no
+    /// page of the map, so nothing stays mapped into the process because of it.
+    pub fn will_need(&self, offset: u64, len: u64) {
+        #[cfg(unix)]
+        if let Mapped::Map(map) = self {
+            let size = map.len() as u64;
+            let end = offset.saturating_add(len).min(size);
+            if offset < end {
+                let _ = map.advise_range(
+                    memmap2::Advice::WillNeed,
+                    offset as usize,
+                    (end - offset) as usize,
+                );
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = (offset, len);
+    }
+}
+
 impl std::ops::Deref for Mapped {
     type Target = [u8];
     fn deref(&self) -> &[u8] {

@@ -44,6 +44,10 @@ pub trait ReadAt: Sync {
     /// Fills `buf` with the bytes at `offset`; a source that ends first returns
     /// [`std::io::ErrorKind::UnexpectedEof`].
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()>;
+
+    /// A hint that bytes `[offset, offset + len)` will be read soon (read-ahead); best effort,
+    /// never an error. Sources that cannot act on it ignore it.
+    fn will_need(&self, _offset: u64, _len: u64) {}
 }
 
 impl ReadAt for std::fs::File {
@@ -88,6 +92,19 @@ impl ReadAt for &[u8] {
 impl ReadAt for crate::io::Mapped {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
         read_slice(self, buf, offset)
+    }
+
+    fn will_need(&self, offset: u64, len: u64) {
+        crate::io::Mapped::will_need(self, offset, len);
+    }
+}
+
+/// Announces window `w`'s reads to `src` ([`ReadAt::will_need`]): called one window ahead, so
+/// the disk works on the next window while the current one is read and decoded, and a cold
+/// load keeps more requests in flight than the I/O threads alone issue.
+pub fn will_need_window(src: &dyn ReadAt, w: &Window) {
+    for r in &w.ranges {
+        src.will_need(r.file_off, r.len);
     }
 }
 
@@ -360,10 +377,17 @@ pub fn decode_windows(
     let mut cur = take_buffer(windows.first().map_or(0, |w| w.buf_bytes));
     let mut next = Vec::new();
     let result = (|| {
+        if let Some(w) = windows.get(1) {
+            will_need_window(src, w);
+        }
         if let Some(w) = windows.first() {
             read_window(src, path, w, &mut cur, &names)?;
         }
         for (k, w) in windows.iter().enumerate() {
+            // Window k + 1 is read below while this one decodes; the one after is announced.
+            if let Some(w) = windows.get(k + 2) {
+                will_need_window(src, w);
+            }
             let rebased: Vec<TensorEntry> = w
                 .jobs
                 .iter()

@@ -171,3 +171,93 @@ fn an_unmapped_archive_reads_the_same_header() {
         }
     }
 }
+
+/// A file image that logs read-ahead hints and reads, in order.
+struct Logged {
+    bytes: Vec<u8>,
+    log: std::sync::Mutex<Vec<(bool, u64)>>,
+}
+
+impl wcodec::load::ReadAt for Logged {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        self.log.lock().expect("log").push((false, offset));
+        self.bytes.as_slice().read_exact_at(buf, offset)
+    }
+
+    fn will_need(&self, offset: u64, _len: u64) {
+        self.log.lock().expect("log").push((true, offset));
+    }
+}
+
+#[test]
+fn bulk_loads_announce_each_window_before_reading_it() {
+    use wcodec::load::plan_windows;
+    let bytes = encode(&many_tensors(120), 4096);
+    let archive = Archive::from_bytes(bytes.clone()).expect("parses");
+    let reference = one_by_one(&archive);
+    let src = Logged {
+        bytes,
+        log: std::sync::Mutex::new(Vec::new()),
+    };
+    let budget = 16 << 10;
+    let entries: Vec<_> = archive.tensors().iter().collect();
+    let windows = plan_windows(&entries, budget);
+    assert!(windows.len() > 4, "{} windows", windows.len());
+    let mut outs: Vec<Vec<u8>> = archive
+        .tensors()
+        .iter()
+        .map(|t| vec![0; t.raw_bytes as usize])
+        .collect();
+    let jobs = archive
+        .tensors()
+        .iter()
+        .zip(outs.iter_mut())
+        .map(|(t, o)| (t, o.as_mut_slice()))
+        .collect();
+    decode_windows(&src, std::path::Path::new("f"), jobs, budget).expect("decodes");
+    assert_eq!(outs, reference);
+    let log = src.log.into_inner().expect("log");
+    for (k, w) in windows.iter().enumerate().skip(1) {
+        let start = w.ranges[0].file_off;
+        let hinted = log.iter().position(|&(hint, o)| hint && o == start);
+        let read = log.iter().position(|&(hint, o)| !hint && o == start);
+        match (hinted, read) {
+            (Some(h), Some(r)) => assert!(h < r, "window {k} read before it was announced"),
+            other => panic!("window {k}: hint and read {other:?}"),
+        }
+    }
+    // The first window is read at once: announcing it would gain nothing.
+    assert!(!log.contains(&(true, windows[0].ranges[0].file_off)));
+}
+
+#[test]
+fn read_ahead_hints_never_fail() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("many.wcodec");
+    let bytes = encode(&many_tensors(40), 4096);
+    std::fs::write(&path, &bytes).expect("write");
+    let size = bytes.len() as u64;
+    let odd = [
+        (0, 0),
+        (0, size),
+        (0, u64::MAX),
+        (1, 3),
+        (size - 1, 100),
+        (size, 1),
+        (size + 4096, 1 << 20),
+        (u64::MAX - 1, u64::MAX),
+    ];
+    let mapped = Archive::open(&path).expect("opens");
+    let unmapped = Archive::open_unmapped(&path).expect("opens");
+    let in_memory = Archive::from_bytes(bytes).expect("parses");
+    for archive in [&mapped, &unmapped, &in_memory] {
+        for (offset, len) in odd {
+            archive.will_need(offset, len);
+            archive.reader().will_need(offset, len);
+        }
+    }
+    // The hints change nothing the archive reads.
+    let reference = one_by_one(&mapped);
+    assert_eq!(one_by_one(&in_memory), reference);
+    assert_eq!(windowed(&path, 8192), reference);
+}
