@@ -37,7 +37,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use wcodec::format::header::TensorEntry;
-use wcodec::{Archive, Dtype};
+use wcodec::{buffer, Archive, Dtype};
 
 use crate::boundary::{Failure, Outcome};
 pub use crate::encode::*;
@@ -187,56 +187,30 @@ unsafe fn find(f: &wcodec_file, name: *const c_char) -> Outcome<usize> {
     Ok(f.archive.find(name)?)
 }
 
-/// Checks a destination size against the tensor before anything is written.
-fn check_size(entry: &TensorEntry, dst_bytes: usize) -> Outcome {
-    if dst_bytes as u64 != entry.raw_bytes {
-        return Err(wcodec::Error::BufferSize {
-            tensor: entry.name.clone(),
-            expected: entry.raw_bytes,
-            found: dst_bytes as u64,
-        }
-        .into());
-    }
-    // A slice longer than isize::MAX is undefined behaviour, whatever the caller claims.
-    if isize::try_from(dst_bytes).is_err() {
-        return Err(Failure::new(
-            wcodec_status::UnsupportedFormat,
-            format!(
-                "tensor `{}` of {dst_bytes} bytes is too large for this platform",
-                entry.name
-            ),
-        ));
-    }
-    Ok(())
+/// The core's checks of one call's jobs ([`wcodec::buffer::check_jobs`]: index, size, NULL,
+/// no two destinations overlapping), before anything is written.
+fn check_jobs<'a>(f: &'a wcodec_file, jobs: &[wcodec_decode_job]) -> Outcome<Vec<&'a TensorEntry>> {
+    let core_jobs: Vec<buffer::Job> = jobs
+        .iter()
+        .map(|j| buffer::Job {
+            tensor: j.index,
+            dst: buffer::Span {
+                address: j.dst as u64,
+                len: j.dst_bytes as u64,
+            },
+        })
+        .collect();
+    Ok(buffer::check_jobs(f.archive.tensors(), &core_jobs)?)
 }
 
-/// Decodes host jobs, after checking each against its tensor and all of them for overlap.
+/// Decodes host jobs, after the core's checks of [`check_jobs`].
 ///
 /// # Safety
 /// Each non-NULL `dst` is valid for writes of `dst_bytes` bytes and not accessed by anyone else
 /// during the call.
 unsafe fn decode_host(f: &wcodec_file, jobs: &[wcodec_decode_job]) -> Outcome {
-    let mut spans = Vec::with_capacity(jobs.len());
-    for (k, j) in jobs.iter().enumerate() {
-        let entry = f.entry(j.index)?;
-        check_size(entry, j.dst_bytes)?;
-        if j.dst_bytes > 0 && j.dst.is_null() {
-            return Err(null(&format!("jobs[{k}].dst")));
-        }
-        spans.push((j.dst as usize, j.dst_bytes, k));
-    }
-    // Two jobs writing the same bytes would be two `&mut` to one memory: refuse before that.
-    let mut sorted: Vec<_> = spans.iter().filter(|s| s.1 > 0).copied().collect();
-    sorted.sort_unstable();
-    for w in sorted.windows(2) {
-        let ((a, a_len, ka), (b, _, kb)) = (w[0], w[1]);
-        if a.checked_add(a_len).is_none_or(|end| end > b) {
-            return Err(Failure::new(
-                wcodec_status::InvalidArgument,
-                format!("destinations of jobs {ka} and {kb} overlap ({a:#x}+{a_len} and {b:#x})"),
-            ));
-        }
-    }
+    // Two jobs writing the same bytes would be two `&mut` to one memory: refused here.
+    check_jobs(f, jobs)?;
     let work = jobs
         .iter()
         .map(|j| {
@@ -246,7 +220,7 @@ unsafe fn decode_host(f: &wcodec_file, jobs: &[wcodec_decode_job]) -> Outcome {
                 // SAFETY: `dst` is non-NULL (checked), valid for writes of `dst_bytes` bytes and
                 // not accessed by anyone else during the call (the caller's contract), and no
                 // two jobs' ranges overlap (checked), so each slice is the only reference to
-                // its bytes; `dst_bytes` ≤ isize::MAX (checked). The decoder writes every byte
+                // its bytes; `dst_bytes` ≤ isize::MAX and the range does not wrap (checked). The decoder writes every byte
                 // before reading any, so uninitialised caller memory is never read.
                 unsafe { std::slice::from_raw_parts_mut(j.dst.cast::<u8>(), j.dst_bytes) }
             };
@@ -259,18 +233,16 @@ unsafe fn decode_host(f: &wcodec_file, jobs: &[wcodec_decode_job]) -> Outcome {
 
 /// Decodes device jobs with the GPU decoder of the device that owns the first destination.
 fn decode_device(f: &wcodec_file, jobs: &[wcodec_decode_job], stream: *mut c_void) -> Outcome {
+    // The GPU decoder applies the same checks; here they also give the C statuses
+    // (`INDEX_OUT_OF_RANGE`, `NULL_ARGUMENT`) before any GPU is touched.
+    check_jobs(f, jobs)?;
     let mut device_jobs = Vec::with_capacity(jobs.len());
-    for (k, j) in jobs.iter().enumerate() {
-        let entry = f.entry(j.index)?;
-        check_size(entry, j.dst_bytes)?;
+    for j in jobs {
         if j.dst_bytes == 0 {
             // Nothing goes to the device, but the recorded checksum is still checked, so an
             // empty tensor is verified the same on every machine.
             f.archive.decode_into(j.index, &mut [])?;
             continue;
-        }
-        if j.dst.is_null() {
-            return Err(null(&format!("jobs[{k}].dst")));
         }
         device_jobs.push(wcodec_cuda::DeviceJob {
             tensor: j.index,
