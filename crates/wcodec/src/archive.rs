@@ -17,7 +17,7 @@ use crate::tensor::{decode_tensor_into, decode_tensors_into};
 
 /// Tensors decoded together before being written out: bounds the memory of a rebuild to the
 /// largest tensor or this much, whichever is larger, while keeping every core busy on small ones.
-pub const DECODE_BATCH_BYTES: u64 = 32 << 20;
+pub(crate) const DECODE_BATCH_BYTES: u64 = 32 << 20;
 
 /// An open `.wcodec` file.
 pub struct Archive {
