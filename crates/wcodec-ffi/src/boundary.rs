@@ -42,25 +42,6 @@ impl From<wcodec::Error> for Failure {
     }
 }
 
-/// A refused job keeps the status a C caller expects of it: `INDEX_OUT_OF_RANGE` for a bad
-/// index, `NULL_ARGUMENT` for a NULL destination, `INVALID_ARGUMENT` for overlapping or
-/// impossible ranges, the buffer-size statuses for a wrong size.
-impl From<wcodec::buffer::JobError> for Failure {
-    fn from(e: wcodec::buffer::JobError) -> Failure {
-        use wcodec::buffer::{BufferError, JobError};
-        match e {
-            JobError::NoTensor { .. } => {
-                Failure::new(wcodec_status::IndexOutOfRange, e.to_string())
-            }
-            JobError::Size { .. } => wcodec::Error::from(e).into(),
-            JobError::Buffer(BufferError::Null { job }) => crate::null(&format!("jobs[{job}].dst")),
-            JobError::Buffer(
-                b @ (BufferError::Overlap { .. } | BufferError::OutOfRange { .. }),
-            ) => Failure::new(wcodec_status::InvalidArgument, b.to_string()),
-        }
-    }
-}
-
 impl From<wcodec_cuda::Error> for Failure {
     fn from(e: wcodec_cuda::Error) -> Failure {
         Failure::new(of_cuda(&e), e.to_string())

@@ -187,6 +187,25 @@ unsafe fn find(f: &wcodec_file, name: *const c_char) -> Outcome<usize> {
     Ok(f.archive.find(name)?)
 }
 
+/// A refused job keeps the status a C caller expects of it: `INDEX_OUT_OF_RANGE` for a bad
+/// index, `NULL_ARGUMENT` for a NULL destination, `INVALID_ARGUMENT` for overlapping or
+/// impossible ranges, the buffer-size statuses for a wrong size.
+impl From<wcodec::buffer::JobError> for Failure {
+    fn from(e: wcodec::buffer::JobError) -> Failure {
+        use wcodec::buffer::{BufferError, JobError};
+        match e {
+            JobError::NoTensor { .. } => {
+                Failure::new(wcodec_status::IndexOutOfRange, e.to_string())
+            }
+            JobError::Size { .. } => wcodec::Error::from(e).into(),
+            JobError::Buffer(BufferError::Null { job }) => null(&format!("jobs[{job}].dst")),
+            JobError::Buffer(
+                b @ (BufferError::Overlap { .. } | BufferError::OutOfRange { .. }),
+            ) => Failure::new(wcodec_status::InvalidArgument, b.to_string()),
+        }
+    }
+}
+
 /// The core's checks of one call's jobs ([`wcodec::buffer::check_jobs`]: index, size, NULL,
 /// no two destinations overlapping), before anything is written.
 fn check_jobs<'a>(f: &'a wcodec_file, jobs: &[wcodec_decode_job]) -> Outcome<Vec<&'a TensorEntry>> {
