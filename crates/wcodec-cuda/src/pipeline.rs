@@ -170,7 +170,7 @@ impl<'d> Run<'d> {
         window_bytes: u64,
     ) -> Result<()> {
         let stream = self.streams[s];
-        let (status_off, status_len) = plan.status_range();
+        let status_len = plan.status_range().1;
         let (desc_off, desc_len) = plan.descriptor_range();
         let counters = &self.dec.counters();
         let ctx = self.dec.ctx();
@@ -194,12 +194,22 @@ impl<'d> Run<'d> {
         for d in plan.direct() {
             copy_dtod_async(d.dst, base + d.host_off, d.len() as usize, stream)?;
         }
+        self.launch_batch(s, plan, base)
+    }
+
+    /// The end of every batch on slot `s`, once its bytes are queued for upload to `base`:
+    /// marks every chunk status not-run, launches the plan's kernels, queues the status
+    /// read-back and records the slot's event.
+    fn launch_batch(&mut self, s: usize, plan: &BatchPlan, base: u64) -> Result<()> {
+        let stream = self.streams[s];
+        let (status_off, status_len) = plan.status_range();
         memset_async(base + status_off, 0xFF, status_len as usize, stream)?;
         for l in plan.launches(base) {
             self.dec
                 .kernel(l.kernel)?
                 .launch(l.grid, l.block, l.smem, stream, &l.args)?;
         }
+        let slot = &mut self.slots[s];
         let readback = slot.readback.as_mut().expect("ensured").as_mut_slice();
         copy_dtoh_async(
             &mut readback[..status_len as usize],
@@ -276,7 +286,7 @@ impl<'d> Run<'d> {
         file: &[u8],
     ) -> Result<()> {
         let stream = self.streams[s];
-        let (status_off, status_len) = plan.status_range();
+        let status_len = plan.status_range().1;
         let counters = &self.dec.counters();
         let ctx = self.dec.ctx();
         let slot = &mut self.slots[s];
@@ -303,19 +313,7 @@ impl<'d> Run<'d> {
             let o = d.host_off as usize;
             copy_htod_async(d.dst, &pinned[o..o + d.len() as usize], stream)?;
         }
-        memset_async(base + status_off, 0xFF, status_len as usize, stream)?;
-        for l in plan.launches(base) {
-            self.dec
-                .kernel(l.kernel)?
-                .launch(l.grid, l.block, l.smem, stream, &l.args)?;
-        }
-        let readback = slot.readback.as_mut().expect("ensured").as_mut_slice();
-        copy_dtoh_async(
-            &mut readback[..status_len as usize],
-            base + status_off,
-            stream,
-        )?;
-        slot.done.record(stream)
+        self.launch_batch(s, plan, base)
     }
 
     /// Decodes the tiled tensors `entries` (destinations `dsts`): their regions are read
