@@ -188,8 +188,9 @@ unsafe fn find(f: &wcodec_file, name: *const c_char) -> Outcome<usize> {
 }
 
 /// A refused job keeps the status a C caller expects of it: `INDEX_OUT_OF_RANGE` for a bad
-/// index, `NULL_ARGUMENT` for a NULL destination, `INVALID_ARGUMENT` for overlapping or
-/// impossible ranges, the buffer-size statuses for a wrong size.
+/// index, `NULL_ARGUMENT` for a NULL destination, `UNSUPPORTED_FORMAT` for a tensor longer than
+/// `isize::MAX` bytes, `INVALID_ARGUMENT` for overlapping or wrapping ranges, the buffer-size
+/// statuses for a wrong size.
 impl From<wcodec::buffer::JobError> for Failure {
     fn from(e: wcodec::buffer::JobError) -> Failure {
         use wcodec::buffer::{BufferError, JobError};
@@ -199,6 +200,18 @@ impl From<wcodec::buffer::JobError> for Failure {
             }
             JobError::Size { .. } => wcodec::Error::from(e).into(),
             JobError::Buffer(BufferError::Null { job }) => null(&format!("jobs[{job}].dst")),
+            // The size matched the tensor: the tensor itself is too large for a slice here.
+            JobError::Buffer(BufferError::OutOfRange { span, .. })
+                if isize::try_from(span.len).is_err() =>
+            {
+                Failure::new(
+                    wcodec_status::UnsupportedFormat,
+                    format!(
+                        "{e}: a tensor of {} bytes is too large for this platform",
+                        span.len
+                    ),
+                )
+            }
             JobError::Buffer(
                 b @ (BufferError::Overlap { .. } | BufferError::OutOfRange { .. }),
             ) => Failure::new(wcodec_status::InvalidArgument, b.to_string()),
@@ -208,7 +221,7 @@ impl From<wcodec::buffer::JobError> for Failure {
 
 /// The core's checks of one call's jobs ([`wcodec::buffer::check_jobs`]: index, size, NULL,
 /// no two destinations overlapping), before anything is written.
-fn check_jobs<'a>(f: &'a wcodec_file, jobs: &[wcodec_decode_job]) -> Outcome<Vec<&'a TensorEntry>> {
+fn check_jobs(f: &wcodec_file, jobs: &[wcodec_decode_job]) -> Outcome {
     let core_jobs: Vec<buffer::Job> = jobs
         .iter()
         .map(|j| buffer::Job {
@@ -219,7 +232,8 @@ fn check_jobs<'a>(f: &'a wcodec_file, jobs: &[wcodec_decode_job]) -> Outcome<Vec
             },
         })
         .collect();
-    Ok(buffer::check_jobs(f.archive.tensors(), &core_jobs)?)
+    buffer::check_jobs(f.archive.tensors(), &core_jobs)?;
+    Ok(())
 }
 
 /// Decodes host jobs, after the core's checks of [`check_jobs`].
@@ -239,8 +253,9 @@ unsafe fn decode_host(f: &wcodec_file, jobs: &[wcodec_decode_job]) -> Outcome {
                 // SAFETY: `dst` is non-NULL (checked), valid for writes of `dst_bytes` bytes and
                 // not accessed by anyone else during the call (the caller's contract), and no
                 // two jobs' ranges overlap (checked), so each slice is the only reference to
-                // its bytes; `dst_bytes` ≤ isize::MAX and the range does not wrap (checked). The decoder writes every byte
-                // before reading any, so uninitialised caller memory is never read.
+                // its bytes; `dst_bytes` ≤ isize::MAX and the range does not wrap (checked). The
+                // decoder writes every byte before reading any, so uninitialised caller memory is
+                // never read.
                 unsafe { std::slice::from_raw_parts_mut(j.dst.cast::<u8>(), j.dst_bytes) }
             };
             (j.index, out)
@@ -684,4 +699,62 @@ pub unsafe extern "C" fn wcodec_cuda_set_nvrtc_path(path: *const c_char) -> wcod
         wcodec_cuda::set_nvrtc_path(path)?;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wcodec::buffer::{BufferError, JobError, Span};
+
+    #[test]
+    fn refused_jobs_keep_their_documented_statuses() {
+        let status = |e: JobError| Failure::from(e).status;
+        assert_eq!(
+            status(JobError::NoTensor {
+                job: 0,
+                index: 3,
+                count: 3
+            }),
+            wcodec_status::IndexOutOfRange
+        );
+        let size = |expected, found| JobError::Size {
+            job: 0,
+            tensor: "t".into(),
+            expected,
+            found,
+        };
+        assert_eq!(status(size(8, 4)), wcodec_status::BufferTooSmall);
+        assert_eq!(status(size(8, 9)), wcodec_status::BufferSizeMismatch);
+        assert_eq!(
+            status(JobError::Buffer(BufferError::Null { job: 1 })),
+            wcodec_status::NullArgument
+        );
+        let span = |address, len| Span { address, len };
+        assert_eq!(
+            status(JobError::Buffer(BufferError::Overlap {
+                first: 0,
+                second: 1,
+                a: span(0x1000, 16),
+                b_address: 0x1008
+            })),
+            wcodec_status::InvalidArgument
+        );
+        let wraps = span(u64::MAX - 3, 8);
+        assert_eq!(
+            status(JobError::Buffer(BufferError::OutOfRange {
+                job: 0,
+                span: wraps
+            })),
+            wcodec_status::InvalidArgument
+        );
+        // docs/c-api.md: a tensor over isize::MAX bytes is UNSUPPORTED_FORMAT.
+        let huge = span(0x1000, 1 << 63);
+        assert_eq!(
+            status(JobError::Buffer(BufferError::OutOfRange {
+                job: 0,
+                span: huge
+            })),
+            wcodec_status::UnsupportedFormat
+        );
+    }
 }
