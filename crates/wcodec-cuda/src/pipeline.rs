@@ -170,23 +170,12 @@ impl<'d> Run<'d> {
         window_bytes: u64,
     ) -> Result<()> {
         let stream = self.streams[s];
-        let status_len = plan.status_range().1;
         let (desc_off, desc_len) = plan.descriptor_range();
+        let base = self.device_and_readback(s, plan)?;
         let counters = &self.dec.counters();
-        let ctx = self.dec.ctx();
         let slot = &mut self.slots[s];
-        let base = ensure(&mut slot.device, plan.device_bytes(), counters, |n| {
-            DeviceBuffer::alloc(ctx, n)
-        })?
-        .ptr();
         let desc = ensure(&mut slot.desc, desc_len, counters, PinnedBuffer::alloc)?;
         plan.write_descriptors(jobs, base, &mut desc.as_mut_slice()[..desc_len as usize]);
-        ensure(
-            &mut slot.readback,
-            status_len,
-            counters,
-            PinnedBuffer::alloc,
-        )?;
         let window = slot.pinned.as_ref().expect("read into").as_slice();
         copy_htod_async(base, &window[..window_bytes as usize], stream)?;
         let desc = slot.desc.as_ref().expect("ensured").as_slice();
@@ -195,6 +184,26 @@ impl<'d> Run<'d> {
             copy_dtod_async(d.dst, base + d.host_off, d.len() as usize, stream)?;
         }
         self.launch_batch(s, plan, base)
+    }
+
+    /// Slot `s`'s device buffer and status read-back, grown to what batch `plan` needs; returns
+    /// the device buffer's address.
+    fn device_and_readback(&mut self, s: usize, plan: &BatchPlan) -> Result<u64> {
+        let counters = &self.dec.counters();
+        let ctx = self.dec.ctx();
+        let slot = &mut self.slots[s];
+        let base = ensure(&mut slot.device, plan.device_bytes(), counters, |n| {
+            DeviceBuffer::alloc(ctx, n)
+        })?
+        .ptr();
+        let status_len = plan.status_range().1;
+        ensure(
+            &mut slot.readback,
+            status_len,
+            counters,
+            PinnedBuffer::alloc,
+        )?;
+        Ok(base)
     }
 
     /// The end of every batch on slot `s`, once its bytes are queued for upload to `base`:
@@ -286,14 +295,9 @@ impl<'d> Run<'d> {
         file: &[u8],
     ) -> Result<()> {
         let stream = self.streams[s];
-        let status_len = plan.status_range().1;
+        let base = self.device_and_readback(s, plan)?;
         let counters = &self.dec.counters();
-        let ctx = self.dec.ctx();
         let slot = &mut self.slots[s];
-        let base = ensure(&mut slot.device, plan.device_bytes(), counters, |n| {
-            DeviceBuffer::alloc(ctx, n)
-        })?
-        .ptr();
         let pinned = ensure(
             &mut slot.pinned,
             plan.host_bytes(),
@@ -301,12 +305,6 @@ impl<'d> Run<'d> {
             PinnedBuffer::alloc,
         )?;
         plan.write_image(jobs, file, base, pinned.as_mut_slice());
-        ensure(
-            &mut slot.readback,
-            status_len,
-            counters,
-            PinnedBuffer::alloc,
-        )?;
         let pinned = slot.pinned.as_ref().expect("ensured").as_slice();
         copy_htod_async(base, &pinned[..plan.upload_bytes() as usize], stream)?;
         for d in plan.direct() {
