@@ -10,7 +10,7 @@
 //! * [`verify()`] compares an original checkpoint with a decoded one.
 //!
 //! The format is specified in `docs/format.md`; this crate is its reference implementation.
-//! The API is the facade below: the re-exported items, [`format`] (the header types that
+//! The API is the facade below: the re-exported items, [`format`](mod@format) (the header types that
 //! [`Archive::tensors`] returns), [`layout`] (where each chunk lies, for decoders outside this
 //! crate such as the GPU one) and [`tile`] (tile options and geometry). Every other module is an
 //! internal: private, or `#[doc(hidden)] pub` where a sibling crate of this workspace (the GPU
@@ -36,48 +36,48 @@ mod verify;
 
 // Internals that sibling crates need (they are one product, versioned together); hidden from
 // the documentation and outside any stability promise.
-/// Batching by byte budget: `wcodec-cuda` groups tiled tensors' scratch by the same rule.
+// Batching by byte budget: `wcodec-cuda` groups tiled tensors' scratch by the same rule.
 #[doc(hidden)]
 pub mod batch;
-/// Caller-buffer rules: the C ABI (`wcodec-ffi`), the GPU decoder (`wcodec-cuda`) and the Python
-/// shims (`wcodec-py`) check destinations with them, so every decoder refuses the same ones.
+// Caller-buffer rules: the C ABI (`wcodec-ffi`), the GPU decoder (`wcodec-cuda`) and the Python
+// shims (`wcodec-py`) check destinations with them, so every decoder refuses the same ones.
 #[doc(hidden)]
 pub mod buffer;
-/// Byte planes: the `gap` and `tiles` examples (development measurements) split tensors.
+// Byte planes: the `gap` and `tiles` examples (development measurements) split tensors.
 #[doc(hidden)]
 pub mod byte_planes;
-/// Blocked checksums: `wcodec-cuda`'s kernels hash with the same block size.
+// Blocked checksums: `wcodec-cuda`'s kernels hash with the same block size.
 #[doc(hidden)]
 pub mod checksum;
-/// File-level decode: integration tests and fuzz targets write through `write_checked`.
+// File-level decode: integration tests and fuzz targets write through `write_checked`.
 #[doc(hidden)]
 pub mod decoder;
-/// Model directories: the CLI (`wcodec-cli`) lists and recognises their files.
+// Model directories: the CLI (`wcodec-cli`) lists and recognises their files.
 #[doc(hidden)]
 pub mod dir;
-/// Dtypes and how they split: the CLI and `wcodec-cuda` (float planes) read the split.
+// Dtypes and how they split: the CLI and `wcodec-cuda` (float planes) read the split.
 #[doc(hidden)]
 pub mod dtype;
-/// Atomic output files: the Python bindings write encoded files through them.
+// Atomic output files: the Python bindings write encoded files through them.
 #[doc(hidden)]
 pub mod io;
-/// Windowed reads of large files: `wcodec-cuda` and the Python bindings load through them.
+// Windowed reads of large files: `wcodec-cuda` and the Python bindings load through them.
 #[doc(hidden)]
 pub mod load;
-/// Plane coders: the CLI's `inspect` names them; the `gap` example measures them.
+// Plane coders: the CLI's `inspect` names them; the `gap` example measures them.
 #[doc(hidden)]
 pub mod plane_coding;
-/// The rANS coder: `wcodec-cuda` passes its constants to the kernels and reports its
-/// [`rans::ChunkError`]s; integration tests compare it with the oracle coder.
+// The rANS coder: `wcodec-cuda` passes its constants to the kernels and reports its
+// [`rans::ChunkError`]s; integration tests compare it with the oracle coder.
 #[doc(hidden)]
 pub mod rans;
-/// Partial decodes: the Python bindings' slices.
+// Partial decodes: the Python bindings' slices.
 #[doc(hidden)]
 pub mod slice;
-/// Safetensors sources: tests of every crate build their fixture files with it.
+// Safetensors sources: tests of every crate build their fixture files with it.
 #[doc(hidden)]
 pub mod source;
-/// Tensor coding: the `tiles` example reads the tile thresholds.
+// Tensor coding: the `tiles` example reads the tile thresholds.
 #[doc(hidden)]
 pub mod tensor;
 #[cfg(test)]

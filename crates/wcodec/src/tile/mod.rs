@@ -25,21 +25,21 @@
 //! parallel reconstruction of whole planes) and `simd` (vector kernels for the lifts,
 //! transposes and cost sums, checked against their scalar forms).
 
-/// The CLI's `inspect` counts predicted tiles; integration tests rebuild single tiles.
+// The CLI's `inspect` counts predicted tiles; integration tests rebuild single tiles.
 #[doc(hidden)]
 pub mod codec;
 mod lift;
-/// The spec-literal oracle the integration tests compare the codec with.
+// The spec-literal oracle the integration tests compare the codec with.
 #[doc(hidden)]
 pub mod naive;
 mod predict;
-/// The encoder's mode decision: integration tests and the `tiles` example drive it.
+// The encoder's mode decision: integration tests and the `tiles` example drive it.
 #[doc(hidden)]
 pub mod search;
-/// Vector kernels: integration tests run every [`simd::Level`] the CPU has.
+// Vector kernels: integration tests run every [`simd::Level`] the CPU has.
 #[doc(hidden)]
 pub mod simd;
-/// The lifting programs: `wcodec-cuda` generates the GPU kernel's constant tables from them.
+// The lifting programs: `wcodec-cuda` generates the GPU kernel's constant tables from them.
 #[doc(hidden)]
 pub mod transform;
 
