@@ -64,14 +64,7 @@ pub(crate) fn encode_human(out: &mut dyn Write, run: &Run, s: &EncodeStats) -> i
         s.encoded_bytes as f64 - s.bound_bytes as f64,
         s.original_bytes,
     );
-    if run.is_dir {
-        let plural = if s.n_files == 1 { "" } else { "s" };
-        writeln!(
-            out,
-            "  Files:         {} safetensors file{plural} (other files copied)",
-            s.n_files
-        )?;
-    }
+    files_line(out, run, s.n_files)?;
     writeln!(out, "  Tensors:       {}", s.n_tensors)?;
     writeln!(out, "  Original size: {}", size(s.original_bytes))?;
     writeln!(out, "  Encoded size:  {}", size(s.encoded_bytes))?;
@@ -136,16 +129,21 @@ pub(crate) fn encode_json(run: &Run, s: &EncodeStats) -> serde_json::Value {
     })
 }
 
-/// The decode block: sizes, time and the source checksum recorded at encode time.
-pub(crate) fn decode_human(out: &mut dyn Write, run: &Run, s: &DecodeStats) -> io::Result<()> {
+/// The `Files:` line of a directory's encode or decode block (nothing for a single file).
+fn files_line(out: &mut dyn Write, run: &Run, n_files: u64) -> io::Result<()> {
     if run.is_dir {
-        let plural = if s.n_files == 1 { "" } else { "s" };
+        let plural = if n_files == 1 { "" } else { "s" };
         writeln!(
             out,
-            "  Files:         {} safetensors file{plural} (other files copied)",
-            s.n_files
+            "  Files:         {n_files} safetensors file{plural} (other files copied)"
         )?;
     }
+    Ok(())
+}
+
+/// The decode block: sizes, time and the source checksum recorded at encode time.
+pub(crate) fn decode_human(out: &mut dyn Write, run: &Run, s: &DecodeStats) -> io::Result<()> {
+    files_line(out, run, s.n_files)?;
     writeln!(out, "  Tensors:       {}", s.n_tensors)?;
     writeln!(out, "  Encoded size:  {}", size(s.encoded_bytes))?;
     writeln!(out, "  Decoded size:  {}", size(s.decoded_bytes))?;

@@ -1,7 +1,7 @@
 //! Structures and constants shared with the kernels (`src/kernels/abi.cuh` mirrors each struct;
 //! both sides check the sizes). Device addresses travel as `u64`.
 
-use wcodec::rans::{PROB_BITS, RANS_L, STATE_BYTES};
+use wcodec::rans::{ChunkError, PROB_BITS, RANS_L, STATE_BYTES};
 
 /// Bytes copied into a warp's shared-memory ring at a time: 16 lanes × 16 bytes. Small units
 /// keep the rings small (1 KiB per plane and warp), which leaves room for more warps per
@@ -167,7 +167,8 @@ pub(crate) struct JoinArgs {
     pub rotate: u32,
 }
 
-/// Status codes of `abi.cuh` (low byte of a status; the plane is in bits 8..15).
+/// Status codes the kernels write (low byte of a status; the plane is in bits 8..15). The kernels
+/// get them as `-DWCODEC_STATUS_*` options ([`kernel_defines`]), so these are the only values.
 pub mod status {
     /// Decoded and every check passed.
     pub const OK: u32 = 0;
@@ -185,26 +186,16 @@ pub mod status {
     pub const BAD_MODE: u32 = 6;
 }
 
-/// What a status code means, in the CPU decoder's words where it has them; `modes`: the chunk
-/// belongs to a tiled plane's mode plane.
-pub fn status_text(code: u32, modes: bool) -> &'static str {
-    if modes {
-        return match code & 0xff {
-            status::BAD_STATE => "mode plane: rANS lane state below the lower bound",
-            status::EARLY_END => "mode plane: rANS stream ends early",
-            status::TRAILING => "mode plane: rANS stream has trailing words",
-            status::FINAL_STATE => "mode plane: rANS lane did not end in its initial state",
-            _ => "mode plane: unknown status",
-        };
-    }
+/// The rule of format.md §5.4 that a chunk status reports broken, as the CPU decoder names it;
+/// `None` for [`status::OK`] and for codes that are no chunk rule ([`status::BAD_REF`], a
+/// planner bug, and anything unknown).
+pub(crate) fn chunk_error(code: u32) -> Option<ChunkError> {
     match code & 0xff {
-        status::BAD_STATE => "rANS lane state below the lower bound",
-        status::EARLY_END => "rANS stream ends early",
-        status::TRAILING => "rANS stream has trailing words",
-        status::FINAL_STATE => "rANS lane did not end in its initial state",
-        status::BAD_REF => "inconsistent chunk descriptor (internal error)",
-        status::BAD_MODE => "tile mode id out of range",
-        _ => "unknown status",
+        status::BAD_STATE => Some(ChunkError::BadState),
+        status::EARLY_END => Some(ChunkError::EarlyEnd),
+        status::TRAILING => Some(ChunkError::Trailing),
+        status::FINAL_STATE => Some(ChunkError::FinalState),
+        _ => None,
     }
 }
 
@@ -325,6 +316,16 @@ pub(crate) fn kernel_defines() -> Vec<(&'static str, String)> {
         ("WCODEC_RING_UNITS", format!("{RING_UNITS}u")),
         ("WCODEC_RAW_TABLE", format!("{RAW_TABLE:#x}u")),
         ("WCODEC_HASH_BLOCK_BYTES", format!("{HASH_BLOCK_BYTES}ull")),
+        ("WCODEC_STATUS_OK", format!("{}u", status::OK)),
+        ("WCODEC_STATUS_BAD_STATE", format!("{}u", status::BAD_STATE)),
+        ("WCODEC_STATUS_EARLY_END", format!("{}u", status::EARLY_END)),
+        ("WCODEC_STATUS_TRAILING", format!("{}u", status::TRAILING)),
+        (
+            "WCODEC_STATUS_FINAL_STATE",
+            format!("{}u", status::FINAL_STATE),
+        ),
+        ("WCODEC_STATUS_BAD_REF", format!("{}u", status::BAD_REF)),
+        ("WCODEC_STATUS_BAD_MODE", format!("{}u", status::BAD_MODE)),
     ]
     .into_iter()
     .chain(crate::tile_geometry::kernel_defines())

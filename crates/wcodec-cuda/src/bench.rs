@@ -9,12 +9,12 @@ use cudarc::driver::sys::CUstream;
 use rayon::prelude::*;
 use wcodec::Archive;
 
-use crate::decoder::{CudaDecoder, DeviceJob};
+use crate::decoder::{check_buffers, CudaDecoder, DeviceJob};
 use crate::driver::{
     copy_dtod_async, copy_dtoh_async, copy_htod_async, memset_async, stream_synchronize, CtxGuard,
     DeviceBuffer, Event, OwnedStream, PrimaryCtx,
 };
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::plan::{split, BatchPlan, Job, Launch, Part, Target};
 use crate::tiles::TileGroup;
 use crate::verify_plan::VerifyPlan;
@@ -37,20 +37,11 @@ impl CudaDecoder {
         archive: &'a Archive,
         jobs: &[DeviceJob],
     ) -> Result<Vec<Job<'a>>> {
-        let tensors = archive.tensors();
+        let entries = check_buffers(archive, jobs)?;
         let prepared: Vec<Job<'a>> = jobs
             .par_iter()
-            .map(|j| {
-                let entry = tensors
-                    .get(j.tensor)
-                    .ok_or_else(|| wcodec::Error::TensorNotFound(format!("#{}", j.tensor)))?;
-                if j.dst_bytes != entry.raw_bytes {
-                    return Err(Error::BufferSize {
-                        tensor: entry.name.clone(),
-                        expected: entry.raw_bytes,
-                        found: j.dst_bytes,
-                    });
-                }
+            .zip(entries)
+            .map(|(j, entry)| {
                 Ok(Job {
                     entry,
                     storage: archive.tensor_storage(j.tensor)?,

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use cudarc::driver::sys::CUstream;
 use wcodec::format::header::TensorEntry;
 use wcodec::load::plan_windows;
-use wcodec::Archive;
+use wcodec::{buffer, Archive};
 
 use crate::driver::{
     pointer_info, CtxGuard, DeviceBuffer, DeviceInfo, Function, Module, PrimaryCtx,
@@ -74,6 +74,26 @@ fn check_alignment(name: &str, j: &DeviceJob, entry: &TensorEntry) -> Result<()>
 
 /// Allocations [`CudaDecoder::decode_tensors`] remembers while checking destinations.
 const KNOWN_ALLOCATIONS: usize = 16;
+
+/// The core's caller-buffer rules (`wcodec::buffer::check_jobs`: tensor index, size, NULL, no
+/// two destinations overlapping) over device jobs, so the GPU refuses what the CPU decoder and
+/// the C ABI refuse; returns each job's tensor. Asks no driver: the GPU-specific checks follow.
+pub(crate) fn check_buffers<'a>(
+    archive: &'a Archive,
+    jobs: &[DeviceJob],
+) -> Result<Vec<&'a TensorEntry>> {
+    let core_jobs: Vec<buffer::Job> = jobs
+        .iter()
+        .map(|j| buffer::Job {
+            tensor: j.tensor,
+            dst: buffer::Span {
+                address: j.dst,
+                len: j.dst_bytes,
+            },
+        })
+        .collect();
+    Ok(buffer::check_jobs(archive.tensors(), &core_jobs)?)
+}
 
 /// The process-wide decoders, by device ordinal.
 fn decoders() -> &'static Mutex<HashMap<usize, Arc<CudaDecoder>>> {
@@ -214,31 +234,21 @@ impl CudaDecoder {
             .ok_or_else(|| Error::Internal(format!("kernel `{name}` not loaded")))
     }
 
-    /// Checks the jobs against the archive and the destinations against the driver (on the
-    /// calling thread, whose context is ours) before anything is read or launched.
+    /// Checks the jobs by the core's caller-buffer rules (`wcodec::buffer`: tensor index, size,
+    /// NULL, no two destinations overlapping), then each destination against the driver (on
+    /// the calling thread, whose context is ours), before anything is read or launched.
     fn check_jobs<'a>(
         &self,
         archive: &'a Archive,
         jobs: &[DeviceJob],
     ) -> Result<Vec<&'a TensorEntry>> {
-        let tensors = archive.tensors();
-        let mut entries = Vec::with_capacity(jobs.len());
+        let entries = check_buffers(archive, jobs)?;
         // Allocations of recent destinations: tensors of one checkpoint mostly share a few
         // allocations (a caching allocator's segments, the Python layer's blocks, one per
         // dtype, which consecutive tensors alternate between), so two driver queries per tensor
         // are paid once per allocation instead.
         let mut known: Vec<(u64, u64)> = Vec::new();
-        for j in jobs {
-            let entry = tensors
-                .get(j.tensor)
-                .ok_or_else(|| wcodec::Error::TensorNotFound(format!("#{}", j.tensor)))?;
-            if j.dst_bytes != entry.raw_bytes {
-                return Err(Error::BufferSize {
-                    tensor: entry.name.clone(),
-                    expected: entry.raw_bytes,
-                    found: j.dst_bytes,
-                });
-            }
+        for (j, entry) in jobs.iter().zip(&entries) {
             if entry.raw_bytes > 0 {
                 let inside = known.iter().any(|&(base, size)| {
                     j.dst >= base
@@ -255,7 +265,6 @@ impl CudaDecoder {
                     known.push(range);
                 }
             }
-            entries.push(entry);
         }
         Ok(entries)
     }

@@ -13,8 +13,8 @@ use wcodec::format::header::TensorEntry;
 use wcodec::load::{plan_windows, read_window};
 use wcodec::Archive;
 
-use crate::decoder::DeviceJob;
-use crate::error::{Error, Result};
+use crate::decoder::{check_buffers, DeviceJob};
+use crate::error::Result;
 use crate::params::DecodeParams;
 use crate::plan::{split, BatchPlan, Launch, Part, Target};
 use crate::tiles::{groups, TileGroup};
@@ -94,23 +94,7 @@ pub fn record<'a>(
     max_smem: u32,
     dst_ranges: &[(u64, u64)],
 ) -> Result<Recording<'a>> {
-    let tensors = archive.tensors();
-    let entries: Vec<&'a TensorEntry> = jobs
-        .iter()
-        .map(|j| {
-            let entry = tensors
-                .get(j.tensor)
-                .ok_or_else(|| Error::InvalidArgument(format!("no tensor #{}", j.tensor)))?;
-            if entry.raw_bytes != j.dst_bytes {
-                return Err(Error::BufferSize {
-                    tensor: entry.name.clone(),
-                    expected: entry.raw_bytes,
-                    found: j.dst_bytes,
-                });
-            }
-            Ok(entry)
-        })
-        .collect::<Result<_>>()?;
+    let entries = check_buffers(archive, jobs)?;
     let targets: Vec<Target<'a>> = entries.iter().zip(jobs).map(|(e, j)| (*e, j.dst)).collect();
     let path = archive.path().unwrap_or(std::path::Path::new(""));
     let reader = archive.reader();

@@ -2,8 +2,11 @@
 //!
 //! Variants say what the caller can do: install or point at a library (`DriverMissing`,
 //! `NvrtcMissing`), report a bug or an unsupported GPU (`Compile`), reject the file (`Corrupt…`,
-//! `Checksum`, `Format`), or fix the call (`BufferSize`, `InvalidArgument`). Messages are
+//! `Checksum`, `Format`), or fix the call (`InvalidArgument`; a destination of the wrong size is
+//! the core's `Format(wcodec::Error::BufferSize)`, the rule every decoder shares). Messages are
 //! lowercase with no trailing period.
+
+use wcodec::rans::ChunkError;
 
 /// Everything the GPU decoder can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -44,7 +47,10 @@ pub enum Error {
         log: String,
     },
     /// A rANS chunk failed a check of format.md §5.4 while decoding on the GPU.
-    #[error("corrupt tensor `{tensor}`: chunk {chunk} of plane {plane}: {detail}")]
+    #[error(
+        "corrupt tensor `{tensor}`: chunk {chunk} of plane {plane}: {}{error}",
+        if *.mode_plane { "mode plane: " } else { "" }
+    )]
     CorruptChunk {
         /// Tensor name.
         tensor: String,
@@ -52,8 +58,10 @@ pub enum Error {
         chunk: u64,
         /// Plane index (0 = most significant byte).
         plane: u32,
-        /// What the kernel found.
-        detail: &'static str,
+        /// The chunk belongs to the mode plane of a tiled plane (format.md §6.2).
+        mode_plane: bool,
+        /// The rule it breaks, as the CPU decoder names it.
+        error: ChunkError,
     },
     /// A tile of a tiled plane has a mode id of 15 or more (format.md §6.2).
     #[error("corrupt tensor `{tensor}`: plane {plane}: tile {tile} has a mode id >= 15")]
@@ -77,20 +85,12 @@ pub enum Error {
         /// XXH3 recorded at encode time.
         expected: u64,
     },
-    /// The file (header, layout) is invalid; found by the core parser before anything ran on
-    /// the GPU.
+    /// Refused by the core before anything ran on the GPU: an invalid file (header, layout),
+    /// or jobs that break the core's caller-buffer rules (`wcodec::buffer`: a destination of
+    /// the wrong size is [`wcodec::Error::BufferSize`], overlapping ones
+    /// [`wcodec::Error::InvalidInput`]).
     #[error(transparent)]
     Format(#[from] wcodec::Error),
-    /// A destination buffer does not have the tensor's size.
-    #[error("buffer for tensor `{tensor}` holds {found} bytes, the tensor needs {expected}")]
-    BufferSize {
-        /// Tensor name.
-        tensor: String,
-        /// Bytes needed.
-        expected: u64,
-        /// Bytes provided.
-        found: u64,
-    },
     /// A bug in this crate (a chunk the kernels never reached, an inconsistent plan).
     #[error("internal error: {0}")]
     Internal(String),
@@ -117,10 +117,9 @@ pub enum ErrorKind {
     Corrupt,
     /// A decoded tensor failed its recorded checksum (`Checksum`).
     Checksum,
-    /// The core parser rejected the file before the GPU ran (`Format`): see the core error.
+    /// The core rejected the file or the jobs before the GPU ran (`Format`): see the core
+    /// error.
     Format,
-    /// A destination buffer does not have the tensor's size (`BufferSize`).
-    BufferSize,
     /// The caller passed something unusable (`InvalidArgument`).
     InvalidArgument,
     /// A bug in this crate (`Internal`).
@@ -139,9 +138,14 @@ impl Error {
             Error::CorruptChunk { .. } | Error::CorruptTile { .. } => ErrorKind::Corrupt,
             Error::Checksum { .. } => ErrorKind::Checksum,
             Error::Format(_) => ErrorKind::Format,
-            Error::BufferSize { .. } => ErrorKind::BufferSize,
             Error::InvalidArgument(_) => ErrorKind::InvalidArgument,
             Error::Internal(_) => ErrorKind::Internal,
         }
+    }
+}
+
+impl From<wcodec::buffer::JobError> for Error {
+    fn from(e: wcodec::buffer::JobError) -> Error {
+        Error::Format(e.into())
     }
 }

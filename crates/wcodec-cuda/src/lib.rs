@@ -47,7 +47,7 @@ mod tiles;
 mod verify_plan;
 mod window;
 
-pub use abi::{status, status_text};
+pub use abi::status;
 #[cfg(feature = "bench")]
 pub use bench::{copy_device_to_device, ResidentBatch, StreamHandle, Timer};
 pub use decoder::{

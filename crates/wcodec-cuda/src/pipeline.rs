@@ -21,7 +21,7 @@ use crate::driver::{
 };
 use crate::error::Result;
 use crate::params::DecodeParams;
-use crate::plan::{split, BatchPlan, Job, Piece, Target};
+use crate::plan::{split, BatchPlan, Job, Launch, Piece, Target};
 use crate::staging::{ensure, Counters, Slot};
 use crate::tiles::{groups, TileGroup};
 use crate::window::{plan_window, WindowJobs};
@@ -183,23 +183,12 @@ impl<'d> Run<'d> {
         window_bytes: u64,
     ) -> Result<()> {
         let stream = self.streams[s];
-        let (status_off, status_len) = plan.status_range();
         let (desc_off, desc_len) = plan.descriptor_range();
+        let base = self.device_and_readback(s, plan)?;
         let counters = &self.dec.counters();
-        let ctx = self.dec.ctx();
         let slot = &mut self.slots[s];
-        let base = ensure(&mut slot.device, plan.device_bytes(), counters, |n| {
-            DeviceBuffer::alloc(ctx, n)
-        })?
-        .ptr();
         let desc = ensure(&mut slot.desc, desc_len, counters, PinnedBuffer::alloc)?;
         plan.write_descriptors(jobs, base, &mut desc.as_mut_slice()[..desc_len as usize]);
-        ensure(
-            &mut slot.readback,
-            status_len,
-            counters,
-            PinnedBuffer::alloc,
-        )?;
         let window = slot.pinned.as_ref().expect("read into").as_slice();
         copy_htod_async(base, &window[..window_bytes as usize], stream)?;
         let desc = slot.desc.as_ref().expect("ensured").as_slice();
@@ -207,12 +196,42 @@ impl<'d> Run<'d> {
         for d in plan.direct() {
             copy_dtod_async(d.dst, base + d.host_off, d.len() as usize, stream)?;
         }
+        self.launch_batch(s, plan, base)
+    }
+
+    /// Slot `s`'s device buffer and status read-back, grown to what batch `plan` needs; returns
+    /// the device buffer's address.
+    fn device_and_readback(&mut self, s: usize, plan: &BatchPlan) -> Result<u64> {
+        let counters = &self.dec.counters();
+        let ctx = self.dec.ctx();
+        let slot = &mut self.slots[s];
+        let base = ensure(&mut slot.device, plan.device_bytes(), counters, |n| {
+            DeviceBuffer::alloc(ctx, n)
+        })?
+        .ptr();
+        let status_len = plan.status_range().1;
+        ensure(
+            &mut slot.readback,
+            status_len,
+            counters,
+            PinnedBuffer::alloc,
+        )?;
+        Ok(base)
+    }
+
+    /// The end of every batch on slot `s`, once its bytes are queued for upload to `base`:
+    /// marks every chunk status not-run, launches the plan's kernels, queues the status
+    /// read-back and records the slot's event.
+    fn launch_batch(&mut self, s: usize, plan: &BatchPlan, base: u64) -> Result<()> {
+        let stream = self.streams[s];
+        let (status_off, status_len) = plan.status_range();
         memset_async(base + status_off, 0xFF, status_len as usize, stream)?;
         for l in plan.launches(base) {
             self.dec
                 .kernel(l.kernel)?
                 .launch(l.grid, l.block, l.smem, stream, &l.args)?;
         }
+        let slot = &mut self.slots[s];
         let readback = slot.readback.as_mut().expect("ensured").as_mut_slice();
         copy_dtoh_async(
             &mut readback[..status_len as usize],
@@ -289,14 +308,9 @@ impl<'d> Run<'d> {
         file: &[u8],
     ) -> Result<()> {
         let stream = self.streams[s];
-        let (status_off, status_len) = plan.status_range();
+        let base = self.device_and_readback(s, plan)?;
         let counters = &self.dec.counters();
-        let ctx = self.dec.ctx();
         let slot = &mut self.slots[s];
-        let base = ensure(&mut slot.device, plan.device_bytes(), counters, |n| {
-            DeviceBuffer::alloc(ctx, n)
-        })?
-        .ptr();
         let pinned = ensure(
             &mut slot.pinned,
             plan.host_bytes(),
@@ -304,31 +318,13 @@ impl<'d> Run<'d> {
             PinnedBuffer::alloc,
         )?;
         plan.write_image(jobs, file, base, pinned.as_mut_slice());
-        ensure(
-            &mut slot.readback,
-            status_len,
-            counters,
-            PinnedBuffer::alloc,
-        )?;
         let pinned = slot.pinned.as_ref().expect("ensured").as_slice();
         copy_htod_async(base, &pinned[..plan.upload_bytes() as usize], stream)?;
         for d in plan.direct() {
             let o = d.host_off as usize;
             copy_htod_async(d.dst, &pinned[o..o + d.len() as usize], stream)?;
         }
-        memset_async(base + status_off, 0xFF, status_len as usize, stream)?;
-        for l in plan.launches(base) {
-            self.dec
-                .kernel(l.kernel)?
-                .launch(l.grid, l.block, l.smem, stream, &l.args)?;
-        }
-        let readback = slot.readback.as_mut().expect("ensured").as_mut_slice();
-        copy_dtoh_async(
-            &mut readback[..status_len as usize],
-            base + status_off,
-            stream,
-        )?;
-        slot.done.record(stream)
+        self.launch_batch(s, plan, base)
     }
 
     /// Decodes the tiled tensors `entries` (destinations `dsts`): their regions are read
@@ -386,41 +382,16 @@ impl<'d> Run<'d> {
     /// and joins them into the destinations; returns once done and checked. Runs on the first
     /// stream, which the checksum pass uses next.
     fn rebuild(&mut self, plan: &TileGroup, base: u64) -> Result<()> {
-        let stream = self.streams[0];
         let (status_off, header) = plan.header(base);
         let status_len = plan.status_len();
-        let counters = &self.dec.counters();
-        let slot = &mut self.slots[0];
-        let pinned = ensure(
-            &mut slot.pinned,
-            header.len() as u64,
-            counters,
-            PinnedBuffer::alloc,
-        )?;
-        pinned.as_mut_slice()[..header.len()].copy_from_slice(&header);
-        ensure(
-            &mut slot.readback,
-            status_len,
-            counters,
-            PinnedBuffer::alloc,
-        )?;
-        let pinned = slot.pinned.as_ref().expect("ensured").as_slice();
-        copy_htod_async(base + status_off, &pinned[..header.len()], stream)?;
-        for l in plan.launches(base) {
-            self.dec
-                .kernel(l.kernel)?
-                .launch(l.grid, l.block, l.smem, stream, &l.args)?;
-        }
-        let readback = slot.readback.as_mut().expect("ensured").as_mut_slice();
-        copy_dtoh_async(
-            &mut readback[..status_len as usize],
+        let readback = self.upload_launch_read(
             base + status_off,
-            stream,
+            &header,
+            &plan.launches(base),
+            base + status_off,
+            status_len,
         )?;
-        slot.done.record(stream)?;
-        slot.done.synchronize()?;
-        let readback = slot.readback.as_ref().expect("ensured").as_slice();
-        plan.check(&readback[..status_len as usize])
+        plan.check(readback)
     }
 
     /// Hashes every destination on the GPU and compares with the recorded checksums.
@@ -429,46 +400,63 @@ impl<'d> Run<'d> {
         if vplan.is_empty() {
             return Ok(());
         }
-        let stream = self.streams[0];
         let (finals_off, finals_len) = vplan.finals_range();
         let counters = &self.dec.counters();
         let ctx = self.dec.ctx();
-        let slot = &mut self.slots[0];
-        let base = ensure(&mut slot.device, vplan.device_bytes(), counters, |n| {
-            DeviceBuffer::alloc(ctx, n)
-        })?
+        let base = ensure(
+            &mut self.slots[0].device,
+            vplan.device_bytes(),
+            counters,
+            |n| DeviceBuffer::alloc(ctx, n),
+        )?
         .ptr();
         let image = vplan.image(base);
+        let readback = self.upload_launch_read(
+            base,
+            &image,
+            &vplan.launches(base),
+            base + finals_off,
+            finals_len,
+        )?;
+        vplan.check(jobs, readback)
+    }
+
+    /// The small synchronous passes after the batches (tile rebuild, checksums), on the first
+    /// stream with the first slot's pinned buffers: uploads `image` to device address `to`,
+    /// runs `launches`, reads `len` bytes back from device address `from`, waits, and returns
+    /// them.
+    fn upload_launch_read(
+        &mut self,
+        to: u64,
+        image: &[u8],
+        launches: &[Launch],
+        from: u64,
+        len: u64,
+    ) -> Result<&[u8]> {
+        let stream = self.streams[0];
+        let counters = &self.dec.counters();
+        let slot = &mut self.slots[0];
         let pinned = ensure(
             &mut slot.pinned,
             image.len() as u64,
             counters,
             PinnedBuffer::alloc,
         )?;
-        pinned.as_mut_slice()[..image.len()].copy_from_slice(&image);
-        ensure(
-            &mut slot.readback,
-            finals_len,
-            counters,
-            PinnedBuffer::alloc,
-        )?;
+        pinned.as_mut_slice()[..image.len()].copy_from_slice(image);
+        ensure(&mut slot.readback, len, counters, PinnedBuffer::alloc)?;
         let pinned = slot.pinned.as_ref().expect("ensured").as_slice();
-        copy_htod_async(base, &pinned[..image.len()], stream)?;
-        for l in vplan.launches(base) {
+        copy_htod_async(to, &pinned[..image.len()], stream)?;
+        for l in launches {
             self.dec
                 .kernel(l.kernel)?
                 .launch(l.grid, l.block, l.smem, stream, &l.args)?;
         }
         let readback = slot.readback.as_mut().expect("ensured").as_mut_slice();
-        copy_dtoh_async(
-            &mut readback[..finals_len as usize],
-            base + finals_off,
-            stream,
-        )?;
+        copy_dtoh_async(&mut readback[..len as usize], from, stream)?;
         slot.done.record(stream)?;
         slot.done.synchronize()?;
         let readback = slot.readback.as_ref().expect("ensured").as_slice();
-        vplan.check(jobs, &readback[..finals_len as usize])
+        Ok(&readback[..len as usize])
     }
 }
 

@@ -21,10 +21,10 @@
 use rayon::prelude::*;
 
 use wcodec::format::header::TensorEntry;
-use wcodec::layout::{PlaneLayout, PlanesLayout, TensorStorage};
+use wcodec::layout::{PlanesLayout, StoredPlane, TensorStorage};
 
 use crate::abi::{
-    bytes_of, status_text, DecodeArgs, DecodeBlock, DecodeItem, PlaneRef, Pod, RAW_TABLE,
+    bytes_of, chunk_error, DecodeArgs, DecodeBlock, DecodeItem, PlaneRef, Pod, RAW_TABLE,
     RING_BYTES, STAGING_SLACK_BYTES, STATUS_NOT_RUN, TABLE_BYTES,
 };
 use crate::addr::{align, ALIGN};
@@ -107,8 +107,8 @@ fn chunk_cost(l: &PlanesLayout, k: u64) -> u64 {
     l.planes
         .iter()
         .map(|p| match p {
-            PlaneLayout::Raw { .. } => chunk_len(l, k),
-            PlaneLayout::Rans { chunks, .. } => chunks[k as usize].bytes + 3,
+            StoredPlane::Raw { .. } => chunk_len(l, k),
+            StoredPlane::Rans { chunks, .. } => chunks[k as usize].bytes + 3,
         })
         .sum()
 }
@@ -286,7 +286,7 @@ fn class_of(job: &Job<'_>) -> (u32, u32) {
     let tables = l
         .planes
         .iter()
-        .filter(|p| matches!(p, PlaneLayout::Rans { .. }))
+        .filter(|p| matches!(p, StoredPlane::Rans { .. }))
         .count() as u32;
     (l.planes.len() as u32, tables)
 }
@@ -400,12 +400,12 @@ impl BatchPlan {
                 let l = planes_of(&jobs[job]).expect("chunk pieces are planes tensors");
                 for p in &l.planes {
                     let (file_off, len) = match p {
-                        PlaneLayout::Raw { offset } => {
+                        StoredPlane::Raw { offset } => {
                             let s = first * l.chunk_symbols;
                             let e = (end * l.chunk_symbols).min(l.n_symbols);
                             (offset + s, e - s)
                         }
-                        PlaneLayout::Rans { chunks, .. } => {
+                        StoredPlane::Rans { chunks, .. } => {
                             let a = chunks[first as usize];
                             let b = chunks[end as usize - 1];
                             (a.offset, b.offset + b.bytes - a.offset)
@@ -449,7 +449,7 @@ impl BatchPlan {
                 first_table.insert(job, to_u32(self.tables.len() as u64, "tables")?);
                 let l = planes_of(&jobs[job]).expect("planes");
                 for (p, plane) in l.planes.iter().enumerate() {
-                    if matches!(plane, PlaneLayout::Rans { .. }) {
+                    if matches!(plane, StoredPlane::Rans { .. }) {
                         self.tables.push((job, p));
                     }
                 }
@@ -526,12 +526,12 @@ impl BatchPlan {
         let mut table_index = 0u32;
         for (plane, &(stage_off, file_off)) in l.planes.iter().zip(staged) {
             self.refs.push(match plane {
-                PlaneLayout::Raw { offset } => PlaneRef {
+                StoredPlane::Raw { offset } => PlaneRef {
                     src: stage_off + (offset + kk * l.chunk_symbols - file_off),
                     bytes: m as u32,
                     table: RAW_TABLE,
                 },
-                PlaneLayout::Rans { chunks, .. } => {
+                StoredPlane::Rans { chunks, .. } => {
                     let c = chunks[kk as usize];
                     let t = table_index;
                     table_index += 1;
@@ -669,7 +669,7 @@ impl BatchPlan {
             .zip(self.tables.par_iter())
             .for_each(|(out, &(job, p))| {
                 let l = planes_of(&jobs[job]).expect("planes");
-                let PlaneLayout::Rans { table, .. } = &l.planes[p] else {
+                let StoredPlane::Rans { table, .. } = &l.planes[p] else {
                     unreachable!("tables come from rANS planes");
                 };
                 for (dst, v) in out.chunks_exact_mut(4).zip(table.slots.iter()) {
@@ -757,15 +757,22 @@ impl BatchPlan {
                     "chunk {chunk} of tensor `{tensor}` was not decoded"
                 )));
             }
-            let (plane, modes) = match part {
+            let (plane, mode_plane) = match part {
                 Part::Whole => ((code >> 8) & 0xff, false),
                 Part::Plane { plane, modes } => (plane, modes),
+            };
+            let Some(error) = chunk_error(code) else {
+                return Err(Error::Internal(format!(
+                    "chunk {chunk} of tensor `{tensor}`, plane {plane}: kernel status {code:#x} \
+                     (an inconsistent chunk descriptor)"
+                )));
             };
             return Err(Error::CorruptChunk {
                 tensor,
                 chunk,
                 plane,
-                detail: status_text(code, modes),
+                mode_plane,
+                error,
             });
         }
         Ok(())
@@ -1010,5 +1017,50 @@ mod tests {
             assert!(c.tables * TABLE_BYTES + c.warps * c.tables * RING_BYTES <= smem);
         }
         assert!(plan.classes.iter().any(|c| c.tables == 4 && c.warps == 2));
+    }
+
+    #[test]
+    fn kernel_statuses_become_the_cpu_decoders_chunk_errors() {
+        use crate::abi::status;
+        use wcodec::rans::ChunkError;
+        let a = sample();
+        let jobs = jobs(&a);
+        let pieces = split(&jobs, u64::MAX).remove(0);
+        let plan = BatchPlan::build(&jobs, &pieces, 4, SMEM).expect("plans");
+        let with_code = |item: usize, code: u32| {
+            let mut words = vec![0u8; plan.items.len() * 4];
+            words[item * 4..item * 4 + 4].copy_from_slice(&code.to_le_bytes());
+            plan.check_status(&jobs, &words)
+        };
+        assert!(with_code(0, status::OK).is_ok());
+        let (job, chunk) = plan.origin[1];
+        let cases = [
+            (status::BAD_STATE, ChunkError::BadState),
+            (status::EARLY_END, ChunkError::EarlyEnd),
+            (status::TRAILING, ChunkError::Trailing),
+            (status::FINAL_STATE, ChunkError::FinalState),
+        ];
+        for (code, want) in cases {
+            let e = with_code(1, code | 1 << 8).unwrap_err();
+            let Error::CorruptChunk {
+                ref tensor,
+                chunk: c,
+                plane: 1,
+                mode_plane: false,
+                error,
+            } = e
+            else {
+                panic!("{e:?}");
+            };
+            assert_eq!(
+                (tensor.as_str(), c, error),
+                (jobs[job].entry.name.as_str(), chunk, want)
+            );
+            // The same words as the CPU decoder's error for that rule.
+            assert!(e.to_string().ends_with(want.message()), "{e}");
+        }
+        // A descriptor the planner got wrong is a bug of this crate, never a corrupt file.
+        let e = with_code(1, status::BAD_REF).unwrap_err();
+        assert!(matches!(e, Error::Internal(_)), "{e:?}");
     }
 }

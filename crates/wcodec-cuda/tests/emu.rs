@@ -255,3 +255,49 @@ fn a_file_cut_after_opening_names_a_tensor() {
     let Some(b) = emulator() else { return };
     common::a_file_cut_after_opening_names_a_tensor(&b);
 }
+
+/// The GPU path applies the core's caller-buffer rules (`wcodec::buffer`) before recording or
+/// launching anything: the same refusals as the CPU decoder and the C ABI. Pure Rust, so it runs
+/// without the harness.
+#[test]
+fn overlapping_or_wrong_sized_destinations_are_refused() {
+    let archive = Archive::from_bytes(common::golden_files().remove(0).1).expect("opens");
+    let t: Vec<u64> = archive.tensors().iter().map(|t| t.raw_bytes).collect();
+    assert!(t.len() >= 2 && t[0] > 1 && t[1] > 0, "{t:?}");
+    let refused = |jobs: &[DeviceJob]| {
+        let mapped = [(DST_BASE, 1 << 20)];
+        let params = DecodeParams::default();
+        let r = record(
+            &archive,
+            jobs,
+            &params,
+            STAGING_BASE,
+            VERIFY_BASE,
+            SCRATCH_BASE,
+            MAX_SMEM,
+            &mapped,
+        );
+        match r {
+            Err(wcodec_cuda::Error::Format(e)) => e,
+            Err(e) => panic!("not the core's refusal: {e:?}"),
+            Ok(_) => panic!("accepted {jobs:?}"),
+        }
+    };
+    let job = |tensor, dst, dst_bytes| DeviceJob {
+        tensor,
+        dst,
+        dst_bytes,
+    };
+    // The second destination starts on the first one's last byte.
+    let e = refused(&[job(0, DST_BASE, t[0]), job(1, DST_BASE + t[0] - 1, t[1])]);
+    assert!(matches!(e, wcodec::Error::InvalidInput(_)), "{e:?}");
+    assert!(
+        e.to_string()
+            .contains("destinations of jobs 0 and 1 overlap"),
+        "{e}"
+    );
+    let e = refused(&[job(0, DST_BASE, t[0] - 1)]);
+    assert!(matches!(e, wcodec::Error::BufferSize { .. }), "{e:?}");
+    let e = refused(&[job(0, 0, t[0])]);
+    assert!(matches!(e, wcodec::Error::InvalidInput(_)), "{e:?}");
+}

@@ -279,7 +279,10 @@ fn wrong_buffers_are_rejected_before_any_launch() {
         dst_bytes,
     };
     let e = dec.decode_tensors(&archive, &[job(buf.ptr(), t.raw_bytes - 2)], 0);
-    assert!(matches!(e, Err(Error::BufferSize { .. })), "{e:?}");
+    assert!(
+        matches!(e, Err(Error::Format(wcodec::Error::BufferSize { .. }))),
+        "{e:?}"
+    );
     let e = dec.decode_tensors(&archive, &[job(buf.ptr() + 1, t.raw_bytes)], 0);
     assert!(
         matches!(e, Err(Error::InvalidArgument(_))),
@@ -307,6 +310,35 @@ fn wrong_buffers_are_rejected_before_any_launch() {
         0,
     );
     assert!(e.is_err());
+}
+
+#[test]
+fn overlapping_batch_destinations_are_refused() {
+    let Some(dec) = decoder() else { return };
+    let archive = Archive::from_bytes(common::golden_files().remove(0).1).unwrap();
+    let t: Vec<u64> = archive.tensors().iter().map(|t| t.raw_bytes).collect();
+    let buf = dec.alloc((t[0] + t[1]) as usize).unwrap();
+    let jobs = [
+        DeviceJob {
+            tensor: 0,
+            dst: buf.ptr(),
+            dst_bytes: t[0],
+        },
+        // Starts on the first destination's last byte (aligned for any dtype's words when
+        // the first tensor's size is: shifted down to the word below it).
+        DeviceJob {
+            tensor: 1,
+            dst: buf.ptr() + (t[0] - 1) / 8 * 8,
+            dst_bytes: t[1],
+        },
+    ];
+    let e = dec.decode_tensors(&archive, &jobs, 0);
+    match e {
+        Err(Error::Format(wcodec::Error::InvalidInput(m))) => {
+            assert!(m.contains("destinations of jobs 0 and 1 overlap"), "{m}");
+        }
+        other => panic!("expected an overlap refusal, got {other:?}"),
+    }
 }
 
 #[test]

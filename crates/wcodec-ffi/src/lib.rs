@@ -37,7 +37,7 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 use wcodec::format::header::TensorEntry;
-use wcodec::{Archive, Dtype};
+use wcodec::{buffer, Archive, Dtype};
 
 use crate::boundary::{Failure, Outcome};
 pub use crate::encode::*;
@@ -187,56 +187,63 @@ unsafe fn find(f: &wcodec_file, name: *const c_char) -> Outcome<usize> {
     Ok(f.archive.find(name)?)
 }
 
-/// Checks a destination size against the tensor before anything is written.
-fn check_size(entry: &TensorEntry, dst_bytes: usize) -> Outcome {
-    if dst_bytes as u64 != entry.raw_bytes {
-        return Err(wcodec::Error::BufferSize {
-            tensor: entry.name.clone(),
-            expected: entry.raw_bytes,
-            found: dst_bytes as u64,
+/// A refused job keeps the status a C caller expects of it: `INDEX_OUT_OF_RANGE` for a bad
+/// index, `NULL_ARGUMENT` for a NULL destination, `UNSUPPORTED_FORMAT` for a tensor longer than
+/// `isize::MAX` bytes, `INVALID_ARGUMENT` for overlapping or wrapping ranges, the buffer-size
+/// statuses for a wrong size.
+impl From<wcodec::buffer::JobError> for Failure {
+    fn from(e: wcodec::buffer::JobError) -> Failure {
+        use wcodec::buffer::{BufferError, JobError};
+        match e {
+            JobError::NoTensor { .. } => {
+                Failure::new(wcodec_status::IndexOutOfRange, e.to_string())
+            }
+            JobError::Size { .. } => wcodec::Error::from(e).into(),
+            JobError::Buffer(BufferError::Null { job }) => null(&format!("jobs[{job}].dst")),
+            // The size matched the tensor: the tensor itself is too large for a slice here.
+            JobError::Buffer(BufferError::OutOfRange { span, .. })
+                if isize::try_from(span.len).is_err() =>
+            {
+                Failure::new(
+                    wcodec_status::UnsupportedFormat,
+                    format!(
+                        "{e}: a tensor of {} bytes is too large for this platform",
+                        span.len
+                    ),
+                )
+            }
+            JobError::Buffer(
+                b @ (BufferError::Overlap { .. } | BufferError::OutOfRange { .. }),
+            ) => Failure::new(wcodec_status::InvalidArgument, b.to_string()),
         }
-        .into());
     }
-    // A slice longer than isize::MAX is undefined behaviour, whatever the caller claims.
-    if isize::try_from(dst_bytes).is_err() {
-        return Err(Failure::new(
-            wcodec_status::UnsupportedFormat,
-            format!(
-                "tensor `{}` of {dst_bytes} bytes is too large for this platform",
-                entry.name
-            ),
-        ));
-    }
+}
+
+/// The core's checks of one call's jobs ([`wcodec::buffer::check_jobs`]: index, size, NULL,
+/// no two destinations overlapping), before anything is written.
+fn check_jobs(f: &wcodec_file, jobs: &[wcodec_decode_job]) -> Outcome {
+    let core_jobs: Vec<buffer::Job> = jobs
+        .iter()
+        .map(|j| buffer::Job {
+            tensor: j.index,
+            dst: buffer::Span {
+                address: j.dst as u64,
+                len: j.dst_bytes as u64,
+            },
+        })
+        .collect();
+    buffer::check_jobs(f.archive.tensors(), &core_jobs)?;
     Ok(())
 }
 
-/// Decodes host jobs, after checking each against its tensor and all of them for overlap.
+/// Decodes host jobs, after the core's checks of [`check_jobs`].
 ///
 /// # Safety
 /// Each non-NULL `dst` is valid for writes of `dst_bytes` bytes and not accessed by anyone else
 /// during the call.
 unsafe fn decode_host(f: &wcodec_file, jobs: &[wcodec_decode_job]) -> Outcome {
-    let mut spans = Vec::with_capacity(jobs.len());
-    for (k, j) in jobs.iter().enumerate() {
-        let entry = f.entry(j.index)?;
-        check_size(entry, j.dst_bytes)?;
-        if j.dst_bytes > 0 && j.dst.is_null() {
-            return Err(null(&format!("jobs[{k}].dst")));
-        }
-        spans.push((j.dst as usize, j.dst_bytes, k));
-    }
-    // Two jobs writing the same bytes would be two `&mut` to one memory: refuse before that.
-    let mut sorted: Vec<_> = spans.iter().filter(|s| s.1 > 0).copied().collect();
-    sorted.sort_unstable();
-    for w in sorted.windows(2) {
-        let ((a, a_len, ka), (b, _, kb)) = (w[0], w[1]);
-        if a.checked_add(a_len).is_none_or(|end| end > b) {
-            return Err(Failure::new(
-                wcodec_status::InvalidArgument,
-                format!("destinations of jobs {ka} and {kb} overlap ({a:#x}+{a_len} and {b:#x})"),
-            ));
-        }
-    }
+    // Two jobs writing the same bytes would be two `&mut` to one memory: refused here.
+    check_jobs(f, jobs)?;
     let work = jobs
         .iter()
         .map(|j| {
@@ -246,8 +253,9 @@ unsafe fn decode_host(f: &wcodec_file, jobs: &[wcodec_decode_job]) -> Outcome {
                 // SAFETY: `dst` is non-NULL (checked), valid for writes of `dst_bytes` bytes and
                 // not accessed by anyone else during the call (the caller's contract), and no
                 // two jobs' ranges overlap (checked), so each slice is the only reference to
-                // its bytes; `dst_bytes` ≤ isize::MAX (checked). The decoder writes every byte
-                // before reading any, so uninitialised caller memory is never read.
+                // its bytes; `dst_bytes` ≤ isize::MAX and the range does not wrap (checked). The
+                // decoder writes every byte before reading any, so uninitialised caller memory is
+                // never read.
                 unsafe { std::slice::from_raw_parts_mut(j.dst.cast::<u8>(), j.dst_bytes) }
             };
             (j.index, out)
@@ -259,18 +267,16 @@ unsafe fn decode_host(f: &wcodec_file, jobs: &[wcodec_decode_job]) -> Outcome {
 
 /// Decodes device jobs with the GPU decoder of the device that owns the first destination.
 fn decode_device(f: &wcodec_file, jobs: &[wcodec_decode_job], stream: *mut c_void) -> Outcome {
+    // The GPU decoder applies the same checks; here they also give the C statuses
+    // (`INDEX_OUT_OF_RANGE`, `NULL_ARGUMENT`) before any GPU is touched.
+    check_jobs(f, jobs)?;
     let mut device_jobs = Vec::with_capacity(jobs.len());
-    for (k, j) in jobs.iter().enumerate() {
-        let entry = f.entry(j.index)?;
-        check_size(entry, j.dst_bytes)?;
+    for j in jobs {
         if j.dst_bytes == 0 {
             // Nothing goes to the device, but the recorded checksum is still checked, so an
             // empty tensor is verified the same on every machine.
             f.archive.decode_into(j.index, &mut [])?;
             continue;
-        }
-        if j.dst.is_null() {
-            return Err(null(&format!("jobs[{k}].dst")));
         }
         device_jobs.push(wcodec_cuda::DeviceJob {
             tensor: j.index,
@@ -693,4 +699,62 @@ pub unsafe extern "C" fn wcodec_cuda_set_nvrtc_path(path: *const c_char) -> wcod
         wcodec_cuda::set_nvrtc_path(path)?;
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wcodec::buffer::{BufferError, JobError, Span};
+
+    #[test]
+    fn refused_jobs_keep_their_documented_statuses() {
+        let status = |e: JobError| Failure::from(e).status;
+        assert_eq!(
+            status(JobError::NoTensor {
+                job: 0,
+                index: 3,
+                count: 3
+            }),
+            wcodec_status::IndexOutOfRange
+        );
+        let size = |expected, found| JobError::Size {
+            job: 0,
+            tensor: "t".into(),
+            expected,
+            found,
+        };
+        assert_eq!(status(size(8, 4)), wcodec_status::BufferTooSmall);
+        assert_eq!(status(size(8, 9)), wcodec_status::BufferSizeMismatch);
+        assert_eq!(
+            status(JobError::Buffer(BufferError::Null { job: 1 })),
+            wcodec_status::NullArgument
+        );
+        let span = |address, len| Span { address, len };
+        assert_eq!(
+            status(JobError::Buffer(BufferError::Overlap {
+                first: 0,
+                second: 1,
+                a: span(0x1000, 16),
+                b_address: 0x1008
+            })),
+            wcodec_status::InvalidArgument
+        );
+        let wraps = span(u64::MAX - 3, 8);
+        assert_eq!(
+            status(JobError::Buffer(BufferError::OutOfRange {
+                job: 0,
+                span: wraps
+            })),
+            wcodec_status::InvalidArgument
+        );
+        // docs/c-api.md: a tensor over isize::MAX bytes is UNSUPPORTED_FORMAT.
+        let huge = span(0x1000, 1 << 63);
+        assert_eq!(
+            status(JobError::Buffer(BufferError::OutOfRange {
+                job: 0,
+                span: huge
+            })),
+            wcodec_status::UnsupportedFormat
+        );
+    }
 }

@@ -223,12 +223,6 @@ pub(crate) fn of_cuda(e: &wcodec_cuda::Error) -> wcodec_status {
         K::Driver => wcodec_status::CudaError,
         K::Corrupt => wcodec_status::Corrupt,
         K::Checksum => wcodec_status::ChecksumMismatch,
-        K::BufferSize => match e {
-            wcodec_cuda::Error::BufferSize {
-                expected, found, ..
-            } if found < expected => wcodec_status::BufferTooSmall,
-            _ => wcodec_status::BufferSizeMismatch,
-        },
         K::InvalidArgument => wcodec_status::InvalidArgument,
         K::Internal => wcodec_status::Internal,
     }
@@ -335,7 +329,8 @@ mod tests {
             tensor: "t".into(),
             chunk: 1,
             plane: 0,
-            detail: "final state",
+            mode_plane: false,
+            error: wcodec::rans::ChunkError::FinalState,
         };
         assert_eq!(of_cuda(&chunk), wcodec_status::Corrupt);
         let checksum = E::Checksum {
@@ -351,10 +346,14 @@ mod tests {
             message: "illegal address".into(),
         };
         assert_eq!(of_cuda(&driver), wcodec_status::CudaError);
-        let size = |expected, found| E::BufferSize {
-            tensor: "t".into(),
-            expected,
-            found,
+        // A wrong size is the core's error (one rule for every decoder), with the core's
+        // statuses.
+        let size = |expected, found| {
+            E::Format(wcodec::Error::BufferSize {
+                tensor: "t".into(),
+                expected,
+                found,
+            })
         };
         assert_eq!(of_cuda(&size(8, 4)), wcodec_status::BufferTooSmall);
         assert_eq!(of_cuda(&size(8, 9)), wcodec_status::BufferSizeMismatch);

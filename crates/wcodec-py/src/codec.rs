@@ -68,6 +68,17 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("stats serialize")
 }
 
+/// Runs `f` with the GIL released, on `threads` worker threads ([`with_threads`]), and returns
+/// its summary as JSON: the shape of every file-level call of this module.
+fn detached_json<T: serde::Serialize + Send>(
+    py: Python<'_>,
+    threads: Option<usize>,
+    f: impl FnOnce() -> wcodec::Result<T> + Send,
+) -> PyResult<String> {
+    let stats = py.detach(|| with_threads(threads, f))?;
+    Ok(to_json(&stats))
+}
+
 /// Encodes a safetensors file or a model directory; returns the summary as JSON.
 #[pyfunction]
 #[pyo3(signature = (
@@ -93,12 +104,9 @@ pub(crate) fn encode(
         predictors.as_deref(),
         transforms.as_deref(),
     )?;
-    let stats = py.detach(|| {
-        with_threads(threads, || {
-            wcodec::encode_path(&input, &output, &options, &NoProgress)
-        })
-    })?;
-    Ok(to_json(&stats))
+    detached_json(py, threads, || {
+        wcodec::encode_path(&input, &output, &options, &NoProgress)
+    })
 }
 
 /// Encodes a safetensors file image held in memory into `output`; returns the summary as JSON.
@@ -126,21 +134,18 @@ pub(crate) fn encode_bytes(
         predictors.as_deref(),
         transforms.as_deref(),
     )?;
-    let stats = py.detach(|| {
-        with_threads(threads, || {
-            if output.exists() && !options.overwrite {
-                return Err(wcodec::Error::InvalidInput(format!(
-                    "output `{}` already exists (pass overwrite=True to replace it)",
-                    output.display()
-                )));
-            }
-            let mut out = wcodec::io::AtomicFile::create(&output)?;
-            let stats = wcodec::encode_bytes(data, file_name, &options, out.writer(), &NoProgress)?;
-            out.commit()?;
-            Ok(stats)
-        })
-    })?;
-    Ok(to_json(&stats))
+    detached_json(py, threads, || {
+        if output.exists() && !options.overwrite {
+            return Err(wcodec::Error::InvalidInput(format!(
+                "output `{}` already exists (pass overwrite=True to replace it)",
+                output.display()
+            )));
+        }
+        let mut out = wcodec::io::AtomicFile::create(&output)?;
+        let stats = wcodec::encode_bytes(data, file_name, &options, out.writer(), &NoProgress)?;
+        out.commit()?;
+        Ok(stats)
+    })
 }
 
 /// Rebuilds the original file(s) of a `.wcodec` file or encoded directory; returns JSON stats.
@@ -154,12 +159,9 @@ pub(crate) fn decode(
     overwrite: bool,
 ) -> PyResult<String> {
     let options = DecodeOptions { overwrite };
-    let stats = py.detach(|| {
-        with_threads(threads, || {
-            wcodec::decode_path(&input, &output, &options, &NoProgress)
-        })
-    })?;
-    Ok(to_json(&stats))
+    detached_json(py, threads, || {
+        wcodec::decode_path(&input, &output, &options, &NoProgress)
+    })
 }
 
 /// Compares an original checkpoint (file or directory) with a decoded one; returns JSON.

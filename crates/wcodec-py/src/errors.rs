@@ -87,7 +87,7 @@ pub(crate) fn cuda_in_file(e: wcodec_cuda::Error, path: Option<&Path>) -> PyWcod
                 None => msg,
             })
         }
-        E::BufferSize { .. } | E::InvalidArgument(_) => PyValueError::new_err(msg),
+        E::InvalidArgument(_) => PyValueError::new_err(msg),
         _ => CudaError::new_err(msg),
     })
 }

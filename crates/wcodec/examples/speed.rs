@@ -4,8 +4,12 @@
 //! RAYON_NUM_THREADS=1 for single-thread figures). `WCODEC_TILES=0` encodes without tiles.
 #![allow(clippy::print_stdout, missing_docs)]
 
+#[path = "common/cpu_time.rs"]
+mod cpu_time;
+
 use std::io::Cursor;
 
+use cpu_time::cpu_seconds;
 use wcodec::source::safetensors::build;
 use wcodec::{encode_bytes, Archive, Dtype, EncodeOptions, NoProgress};
 
@@ -25,19 +29,6 @@ fn synthetic() -> Vec<u8> {
         })
         .collect();
     build(&[("w", Dtype::I8, &[(n / 1024) as u64, 1024], &data)], None)
-}
-
-/// Process CPU seconds (user + system, all threads) from /proc/self/stat.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .collect();
-    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-    ticks / 100.0
 }
 
 fn per_rep(reps: usize, mut f: impl FnMut()) -> f64 {

@@ -17,27 +17,18 @@
 //! position-embedding table quantised to int8 per row (the tests' acceptance tensor).
 #![allow(clippy::print_stdout, missing_docs)]
 
+#[path = "common/cpu_time.rs"]
+mod cpu_time;
+
 use std::io::Cursor;
 
+use cpu_time::cpu_seconds;
 use wcodec::plane_coding::{encode_plane, encode_plane_with, plane_histogram, Coder};
 use wcodec::source::safetensors;
 use wcodec::tensor::{MIN_TILED_SYMBOLS, MIN_TILE_GAIN};
 use wcodec::tile::search::{search, Effort};
 use wcodec::tile::{plane_bias, Grid, Mode, Predictor, TileOptions, Transform, N_MODES};
 use wcodec::{encode_bytes, EncodeOptions, NoProgress};
-
-/// Process CPU seconds (user + system) from /proc/self/stat.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .collect();
-    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
-    ticks / 100.0
-}
 
 /// CPU seconds per run of `f`, repeated until at least a second has been measured.
 fn timed(mut f: impl FnMut()) -> f64 {

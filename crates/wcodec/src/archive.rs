@@ -30,7 +30,7 @@ impl ReadAt for Archive {
 
 /// Tensors decoded together before being written out: bounds the memory of a rebuild to the
 /// largest tensor or this much, whichever is larger, while keeping every core busy on small ones.
-pub const DECODE_BATCH_BYTES: u64 = 32 << 20;
+pub(crate) const DECODE_BATCH_BYTES: u64 = 32 << 20;
 
 /// An open `.wcodec` file.
 pub struct Archive {
@@ -314,7 +314,7 @@ impl Archive {
     /// the source header is covered by the header checksum and every tensor by its own, and a
     /// second sequential pass over the output would cap multi-threaded decoding.)
     ///
-    /// Tensors are decoded in batches of about [`DECODE_BATCH_BYTES`] (in parallel) and written
+    /// Tensors are decoded in batches of about `DECODE_BATCH_BYTES` (in parallel) and written
     /// in order, so memory stays bounded by the largest tensor plus one batch.
     pub fn write_source(&self, w: &mut dyn Write, progress: &dyn Progress) -> Result<u64> {
         if self.header.source.format != "safetensors" {

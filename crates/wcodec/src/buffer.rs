@@ -14,6 +14,10 @@
 //!
 //! Empty destinations (zero-byte tensors) are never dereferenced, so any address is fine for
 //! them.
+//!
+//! [`check_jobs`] applies all three rules to the jobs of one call (each a tensor index and a
+//! destination): the C ABI and the GPU decoder call it, so a destination refused by one is
+//! refused by every other.
 
 use std::fmt;
 
@@ -88,6 +92,106 @@ impl From<BufferError> for Error {
     }
 }
 
+/// One job of a decode call: the tensor at index `tensor` of the file goes to `dst`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Job {
+    /// Index of the tensor in the file's tensor list.
+    pub tensor: usize,
+    /// Where its bytes go.
+    pub dst: Span,
+}
+
+/// Why the jobs of one call are refused ([`check_jobs`]); `job` is a position in the call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum JobError {
+    /// The tensor index is not one of the file's `count` tensors.
+    NoTensor {
+        /// Position of the job.
+        job: usize,
+        /// The index asked for.
+        index: usize,
+        /// Tensors in the file.
+        count: usize,
+    },
+    /// The destination does not have the tensor's size (rule 1).
+    Size {
+        /// Position of the job.
+        job: usize,
+        /// Tensor name.
+        tensor: String,
+        /// Bytes needed.
+        expected: u64,
+        /// Bytes provided.
+        found: u64,
+    },
+    /// A destination breaks rule 2 or 3.
+    Buffer(BufferError),
+}
+
+impl fmt::Display for JobError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JobError::NoTensor { index, count, .. } => write!(
+                f,
+                "tensor index {index} out of range (the file has {count} tensors)"
+            ),
+            JobError::Size { .. } => Error::from(self.clone()).fmt(f),
+            JobError::Buffer(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for JobError {}
+
+impl From<JobError> for Error {
+    fn from(e: JobError) -> Error {
+        match e {
+            // The core names tensors; an index that names none is a tensor not found.
+            JobError::NoTensor { index, .. } => Error::TensorNotFound(format!("#{index}")),
+            JobError::Size {
+                tensor,
+                expected,
+                found,
+                ..
+            } => Error::BufferSize {
+                tensor,
+                expected,
+                found,
+            },
+            JobError::Buffer(b) => b.into(),
+        }
+    }
+}
+
+/// Checks the jobs of one call against the file's `tensors` and each other, by the three rules of
+/// the module docs, before anything is written; returns each job's tensor. Rule 1 is checked job
+/// by job, then rules 2 and 3 over all destinations.
+pub fn check_jobs<'a>(
+    tensors: &'a [TensorEntry],
+    jobs: &[Job],
+) -> std::result::Result<Vec<&'a TensorEntry>, JobError> {
+    let mut entries = Vec::with_capacity(jobs.len());
+    for (job, j) in jobs.iter().enumerate() {
+        let entry = tensors.get(j.tensor).ok_or(JobError::NoTensor {
+            job,
+            index: j.tensor,
+            count: tensors.len(),
+        })?;
+        if j.dst.len != entry.raw_bytes {
+            return Err(JobError::Size {
+                job,
+                tensor: entry.name.clone(),
+                expected: entry.raw_bytes,
+                found: j.dst.len,
+            });
+        }
+        entries.push(entry);
+    }
+    let spans: Vec<Span> = jobs.iter().map(|j| j.dst).collect();
+    check_spans(&spans).map_err(JobError::Buffer)?;
+    Ok(entries)
+}
+
 /// Checks that a destination of `len` bytes fits the tensor `entry` exactly.
 pub fn check_size(entry: &TensorEntry, len: u64) -> Result<()> {
     if len != entry.raw_bytes {
@@ -136,7 +240,9 @@ pub fn check_spans(spans: &[Span]) -> std::result::Result<(), BufferError> {
 
 #[cfg(test)]
 mod tests {
-    use super::{check_spans, BufferError, Span};
+    use super::{check_jobs, check_spans, BufferError, Job, JobError, Span};
+    use crate::format::header::{Encoding, TensorEntry};
+    use crate::{Dtype, Error};
 
     fn span(address: u64, len: u64) -> Span {
         Span { address, len }
@@ -192,6 +298,86 @@ mod tests {
         assert_eq!(
             check_spans(&[huge]),
             Err(BufferError::OutOfRange { job: 0, span: huge })
+        );
+    }
+
+    fn entry(name: &str, raw_bytes: u64) -> TensorEntry {
+        TensorEntry {
+            name: name.to_owned(),
+            dtype: Dtype::U8,
+            shape: vec![raw_bytes],
+            raw_bytes,
+            xxh3: 0,
+            offset: 0,
+            stored_bytes: raw_bytes,
+            encoding: Encoding::Raw,
+            chunk_symbols: None,
+            planes: Vec::new(),
+            tile_size: None,
+            order0_bytes: 0,
+        }
+    }
+
+    fn job(tensor: usize, address: u64, len: u64) -> Job {
+        Job {
+            tensor,
+            dst: span(address, len),
+        }
+    }
+
+    #[test]
+    fn jobs_are_checked_for_index_size_null_and_overlap() {
+        let tensors = [entry("a", 16), entry("b", 8), entry("empty", 0)];
+        let ok = check_jobs(
+            &tensors,
+            &[job(1, 0x100, 8), job(0, 0x108, 16), job(2, 0, 0)],
+        );
+        let names: Vec<&str> = ok.unwrap().iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["b", "a", "empty"]);
+
+        let no_tensor = check_jobs(&tensors, &[job(0, 0x100, 16), job(3, 0x200, 8)]).unwrap_err();
+        assert_eq!(
+            no_tensor,
+            (JobError::NoTensor {
+                job: 1,
+                index: 3,
+                count: 3
+            })
+        );
+        assert_eq!(
+            no_tensor.to_string(),
+            "tensor index 3 out of range (the file has 3 tensors)"
+        );
+
+        let size = check_jobs(&tensors, &[job(0, 0x100, 15)]).unwrap_err();
+        assert_eq!(
+            size.to_string(),
+            "buffer for tensor `a` holds 15 bytes, the tensor needs 16"
+        );
+        assert!(matches!(
+            Error::from(size),
+            Error::BufferSize {
+                expected: 16,
+                found: 15,
+                ..
+            }
+        ));
+
+        assert_eq!(
+            check_jobs(&tensors, &[job(1, 0, 8)]).unwrap_err(),
+            JobError::Buffer(BufferError::Null { job: 0 })
+        );
+        let overlap = check_jobs(&tensors, &[job(0, 0x100, 16), job(1, 0x10f, 8)]);
+        assert!(
+            matches!(
+                overlap,
+                Err(JobError::Buffer(BufferError::Overlap {
+                    first: 0,
+                    second: 1,
+                    ..
+                }))
+            ),
+            "{overlap:?}"
         );
     }
 }

@@ -22,7 +22,7 @@ use crate::tile::TileOptions;
 
 /// Raw bytes of tensors encoded together: bounds encoder memory while keeping cores busy on
 /// checkpoints made of many small tensors.
-pub const ENCODE_BATCH_BYTES: u64 = 64 << 20;
+pub(crate) const ENCODE_BATCH_BYTES: u64 = 64 << 20;
 
 /// Encoder settings.
 #[derive(Clone, Debug)]

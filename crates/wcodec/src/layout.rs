@@ -36,7 +36,7 @@ pub struct PlanesLayout {
     pub chunk_symbols: u64,
     /// The planes in plane order (plane 0 is the most significant byte). For a tiled plane
     /// this is its residual plane (format.md §6.1).
-    pub planes: Vec<PlaneLayout>,
+    pub planes: Vec<StoredPlane>,
     /// Present when some plane is tiled (format version 2).
     pub tiles: Option<TilesLayout>,
 }
@@ -47,13 +47,13 @@ pub struct TilesLayout {
     pub grid: Grid,
     /// Per plane, in plane order: its mode plane (`grid.n_tiles()` symbols, chunked with the
     /// tensor's `chunk_symbols`) when the plane is tiled, `None` when it is flat.
-    pub modes: Vec<Option<PlaneLayout>>,
+    pub modes: Vec<Option<StoredPlane>>,
     /// Per plane: the byte XORed into values before prediction (format.md §6.3).
     pub bias: Vec<u8>,
 }
 
 /// One stored plane.
-pub enum PlaneLayout {
+pub enum StoredPlane {
     /// The plane's `n_symbols` bytes verbatim, from `offset`.
     Raw {
         /// Absolute file offset of the plane.
@@ -96,10 +96,10 @@ pub fn tensor_storage(entry: &TensorEntry, file: &[u8]) -> Result<TensorStorage>
             let (views, modes) = stream_views(entry, file)?;
             let base = file.as_ptr() as usize;
             let layout_of = |view: PlaneView<'_>| match view {
-                PlaneView::Raw(bytes) => PlaneLayout::Raw {
+                PlaneView::Raw(bytes) => StoredPlane::Raw {
                     offset: (bytes.as_ptr() as usize - base) as u64,
                 },
-                PlaneView::Rans { table, chunks } => PlaneLayout::Rans {
+                PlaneView::Rans { table, chunks } => StoredPlane::Rans {
                     table,
                     chunks: chunks
                         .iter()

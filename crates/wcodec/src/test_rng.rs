@@ -1,5 +1,6 @@
-//! The unit tests' pseudo-random bytes (the integration tests' `tests/it/common.rs::lcg` draws
-//! the same sequence, so a failing seed reproduces in either).
+//! The tests' pseudo-random bytes: this crate's unit tests, and through `#[path]` its
+//! integration tests (`tests/it/common.rs`) and `wcodec-cuda`'s tests (`tests/common`), so a
+//! failing seed reproduces in any of them.
 
 /// `n` uniform pseudo-random bytes from `seed` (64-bit LCG, top bits).
 pub(crate) fn lcg(n: usize, seed: u64) -> Vec<u8> {

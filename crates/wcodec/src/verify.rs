@@ -206,7 +206,7 @@ fn compare_file(
 }
 
 /// Largest |a − b| over elements, for the numeric dtypes where it means something.
-pub fn max_abs_diff(dtype: Dtype, a: &[u8], b: &[u8]) -> Option<f64> {
+pub(crate) fn max_abs_diff(dtype: Dtype, a: &[u8], b: &[u8]) -> Option<f64> {
     let a = to_f64(dtype, a)?;
     let b = to_f64(dtype, b)?;
     if a.len() != b.len() {

@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anyhow::Context;
 use serde_json::json;
-use wcodec::verify::Mismatch;
+use wcodec::Mismatch;
 
 use super::runner::{thread_pool, Outcome};
 use crate::args::VerifyArgs;

@@ -66,7 +66,7 @@ struct TileTask {
     u64 residuals;  // const u8*: the residual plane, tiles in tile order
     u64 modes;      // const u8*: one mode id per tile
     u64 out;        // u8*: the rebuilt plane
-    u64 status;     // u32[2]: {WC_STATUS_BAD_MODE or 0, lowest bad tile (init 0xFFFFFFFF)}
+    u64 status;     // u32[2]: {WCODEC_STATUS_BAD_MODE or 0, lowest bad tile (init 0xFFFFFFFF)}
     u64 rows;
     u64 cols;
     u32 tile;         // T, 4..=64
@@ -95,11 +95,5 @@ struct JoinArgs {
 };
 static_assert(sizeof(JoinArgs) == 32, "JoinArgs layout");
 
-// Per-item status codes (low byte; the plane index is in bits 8..15).
-#define WC_STATUS_OK 0u
-#define WC_STATUS_BAD_STATE 1u      // an initial lane state is below L
-#define WC_STATUS_EARLY_END 2u      // the word stream ends before the chunk does
-#define WC_STATUS_TRAILING 3u       // words are left over at the end
-#define WC_STATUS_FINAL_STATE 4u    // a lane does not end in state L
-#define WC_STATUS_BAD_REF 5u        // a descriptor is inconsistent (never from a valid plan)
-#define WC_STATUS_BAD_MODE 6u       // a tile's mode id is >= 15 (tile kernels)
+// Per-item status codes (low byte; the plane index is in bits 8..15) are the WCODEC_STATUS_*
+// options, from the Rust constants of `abi::status` (checked in prelude.cuh).

@@ -231,13 +231,13 @@ WC_DEVICE void item_step(ItemState<NP>& s, u32 step, u32 m, u8* smem, const u32*
 // Refills rings after up to STEPS_PER_CHECK steps; reports a rANS stream read past its end.
 template <int NP, int RM>
 WC_DEVICE u32 item_advance(ItemState<NP>& s, u8* smem) {
-    u32 err = WC_STATUS_OK;
+    u32 err = WCODEC_STATUS_OK;
 #pragma unroll
     for (int p = 0; p < NP; ++p) {
         if (is_rans<RM>(p, s.tab)) {
             stream_advance(s.st[p], smem);
-            if (s.st[p].pos > s.st[p].end && err == WC_STATUS_OK) {
-                err = WC_STATUS_EARLY_END | ((u32)p << 8);
+            if (s.st[p].pos > s.st[p].end && err == WCODEC_STATUS_OK) {
+                err = WCODEC_STATUS_EARLY_END | ((u32)p << 8);
             }
         }
     }
@@ -266,7 +266,7 @@ WC_DEVICE u32 run_item(ItemState<NP>& s, u32 m, u8* smem, u8* dst, bool rotate) 
                                          lanes_below, cur, u);
         }
         const u32 err = item_advance<NP, RM>(s, smem);
-        if (err != WC_STATUS_OK) return err;
+        if (err != WCODEC_STATUS_OK) return err;
     }
     // The last (< WC_STEPS_PER_CHECK + 1) steps: their raw bytes are in `next`; no ring check
     // is needed, they stay within the window of the last check. The final checks follow.
@@ -280,7 +280,7 @@ WC_DEVICE u32 run_item(ItemState<NP>& s, u32 m, u8* smem, u8* dst, bool rotate) 
                                           lanes_below, next, u);
         }
     }
-    return WC_STATUS_OK;
+    return WCODEC_STATUS_OK;
 }
 
 template <int NP>
@@ -290,7 +290,7 @@ WC_DEVICE void decode_item(const DecodeArgs& a, u32 item_index, u8* smem, u32 ri
     const u32 lane = wc_lane();
     const u32 m = it.n_elems;
     ItemState<NP> s;
-    u32 err = WC_STATUS_OK;
+    u32 err = WCODEC_STATUS_OK;
 
 #pragma unroll
     for (int p = 0; p < NP; ++p) {
@@ -304,7 +304,7 @@ WC_DEVICE void decode_item(const DecodeArgs& a, u32 item_index, u8* smem, u32 ri
         if (r.table != WCODEC_RAW_TABLE) {
             if (r.table >= a.max_tables || r.bytes < WCODEC_STATE_BYTES ||
                 ((r.bytes - WCODEC_STATE_BYTES) & 1u) != 0) {
-                if (err == WC_STATUS_OK) err = WC_STATUS_BAD_REF | ((u32)p << 8);
+                if (err == WCODEC_STATUS_OK) err = WCODEC_STATUS_BAD_REF | ((u32)p << 8);
                 continue;
             }
             s.tab[p] = r.table << WCODEC_PROB_BITS;
@@ -312,12 +312,12 @@ WC_DEVICE void decode_item(const DecodeArgs& a, u32 item_index, u8* smem, u32 ri
             // A warp has one ring per rANS plane of its tensor, indexed like the tables.
             stream_init(s.st[p], (const u8*)r.src + WCODEC_STATE_BYTES, r.bytes - WCODEC_STATE_BYTES,
                         ring0 + r.table * WC_RING_BYTES, smem);
-            if (wc_any(s.x[p] < WCODEC_RANS_L) && err == WC_STATUS_OK) {
-                err = WC_STATUS_BAD_STATE | ((u32)p << 8);
+            if (wc_any(s.x[p] < WCODEC_RANS_L) && err == WCODEC_STATUS_OK) {
+                err = WCODEC_STATUS_BAD_STATE | ((u32)p << 8);
             }
         } else {
             if (r.bytes != m) {
-                if (err == WC_STATUS_OK) err = WC_STATUS_BAD_REF | ((u32)p << 8);
+                if (err == WCODEC_STATUS_OK) err = WCODEC_STATUS_BAD_REF | ((u32)p << 8);
                 continue;
             }
         }
@@ -327,7 +327,7 @@ WC_DEVICE void decode_item(const DecodeArgs& a, u32 item_index, u8* smem, u32 ri
 
     u8* const dst = (u8*)it.dst;
     const bool rotate = (it.flags & 1u) != 0;
-    if (err == WC_STATUS_OK) {
+    if (err == WCODEC_STATUS_OK) {
         u32 rmask = 0;
 #pragma unroll
         for (int p = 0; p < NP; ++p) rmask |= (s.tab[p] != WCODEC_RAW_TABLE ? 1u : 0u) << p;
@@ -352,16 +352,16 @@ WC_DEVICE void decode_item(const DecodeArgs& a, u32 item_index, u8* smem, u32 ri
         }
     }
 
-    if (err == WC_STATUS_OK) {
+    if (err == WCODEC_STATUS_OK) {
 #pragma unroll
         for (int p = 0; p < NP; ++p) {
-            if (s.tab[p] != WCODEC_RAW_TABLE && err == WC_STATUS_OK) {
+            if (s.tab[p] != WCODEC_RAW_TABLE && err == WCODEC_STATUS_OK) {
                 if (s.st[p].pos > s.st[p].end) {
-                    err = WC_STATUS_EARLY_END | ((u32)p << 8);
+                    err = WCODEC_STATUS_EARLY_END | ((u32)p << 8);
                 } else if (s.st[p].pos != s.st[p].end) {
-                    err = WC_STATUS_TRAILING | ((u32)p << 8);
+                    err = WCODEC_STATUS_TRAILING | ((u32)p << 8);
                 } else if (wc_any(s.x[p] != WCODEC_RANS_L)) {
-                    err = WC_STATUS_FINAL_STATE | ((u32)p << 8);
+                    err = WCODEC_STATUS_FINAL_STATE | ((u32)p << 8);
                 }
             }
         }

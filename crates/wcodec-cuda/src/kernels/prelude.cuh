@@ -31,6 +31,27 @@
 #ifndef WCODEC_HASH_BLOCK_BYTES
 #error "WCODEC_HASH_BLOCK_BYTES must be defined"
 #endif
+#ifndef WCODEC_STATUS_OK
+#error "WCODEC_STATUS_OK must be defined"
+#endif
+#ifndef WCODEC_STATUS_BAD_STATE
+#error "WCODEC_STATUS_BAD_STATE must be defined"
+#endif
+#ifndef WCODEC_STATUS_EARLY_END
+#error "WCODEC_STATUS_EARLY_END must be defined"
+#endif
+#ifndef WCODEC_STATUS_TRAILING
+#error "WCODEC_STATUS_TRAILING must be defined"
+#endif
+#ifndef WCODEC_STATUS_FINAL_STATE
+#error "WCODEC_STATUS_FINAL_STATE must be defined"
+#endif
+#ifndef WCODEC_STATUS_BAD_REF
+#error "WCODEC_STATUS_BAD_REF must be defined"
+#endif
+#ifndef WCODEC_STATUS_BAD_MODE
+#error "WCODEC_STATUS_BAD_MODE must be defined"
+#endif
 
 typedef unsigned char u8;
 typedef unsigned short u16;

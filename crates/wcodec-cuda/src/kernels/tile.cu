@@ -108,7 +108,7 @@ WC_DEVICE void rebuild_tile(const TileTask& a, u64 t, u64 tile_cols, u8* buf, u8
     const u32 mode = ((const u8*)a.modes)[t];
     if (mode >= WCODEC_TILE_MODES) {
         if (lane == 0u) {
-            status[0] = WC_STATUS_BAD_MODE;
+            status[0] = WCODEC_STATUS_BAD_MODE;
             wc_atomic_min(&status[1], (u32)t);
         }
         return;

@@ -10,6 +10,11 @@ use wcodec::source::safetensors;
 use wcodec::{encode_bytes, Archive, Dtype, EncodeOptions, NoProgress};
 use wcodec_cuda::DecodeParams;
 
+/// The core's test generator (one copy for every test of the workspace).
+#[path = "../../../wcodec/src/test_rng.rs"]
+mod test_rng;
+pub(crate) use test_rng::lcg;
+
 /// Something that runs the GPU decode of every tensor of an archive.
 pub(crate) trait Backend {
     /// Decodes every tensor; returns the decode result and each tensor's bytes as written (the
@@ -42,19 +47,6 @@ pub(crate) fn golden_files() -> Vec<(String, Vec<u8>)> {
                 p.file_name().unwrap().to_string_lossy().into_owned(),
                 std::fs::read(&p).unwrap(),
             )
-        })
-        .collect()
-}
-
-/// 64-bit LCG bytes.
-pub(crate) fn lcg(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed ^ 0x9E37_79B9_7F4A_7C15;
-    (0..n)
-        .map(|_| {
-            x = x
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (x >> 33) as u8
         })
         .collect()
 }

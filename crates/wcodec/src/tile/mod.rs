@@ -19,17 +19,28 @@
 //!   whose every step `v[a] += f(v[b]) (mod 256)` is undone by subtracting the same `f(v[b])`.
 //! * **Bit-exact everywhere.** Only integer arithmetic; the lifting constants are a fixed table.
 //!
-//! Modules: [`predict`] (predictors, forward and inverse), [`transform`] (the lifting programs),
-//! [`naive`] (the spec-literal oracle), [`search`] (the encoder's mode decision), [`codec`]
-//! (the decoder's parallel reconstruction of whole planes) and [`simd`] (vector kernels for the
-//! lifts, transposes and cost sums, checked against their scalar forms).
+//! Modules (internals; `#[doc(hidden)]` where another crate or this crate's tests need them):
+//! `predict` (predictors, forward and inverse), `transform` (the lifting programs), `naive`
+//! (the spec-literal oracle), `search` (the encoder's mode decision), `codec` (the decoder's
+//! parallel reconstruction of whole planes) and `simd` (vector kernels for the lifts,
+//! transposes and cost sums, checked against their scalar forms).
 
+// The CLI's `inspect` counts predicted tiles; integration tests rebuild single tiles.
+#[doc(hidden)]
 pub mod codec;
 mod lift;
+// The spec-literal oracle the integration tests compare the codec with.
+#[doc(hidden)]
 pub mod naive;
-pub mod predict;
+mod predict;
+// The encoder's mode decision: integration tests and the `tiles` example drive it.
+#[doc(hidden)]
 pub mod search;
+// Vector kernels: integration tests run every [`simd::Level`] the CPU has.
+#[doc(hidden)]
 pub mod simd;
+// The lifting programs: `wcodec-cuda` generates the GPU kernel's constant tables from them.
+#[doc(hidden)]
 pub mod transform;
 
 use crate::dtype::{Dtype, PlaneSplit};

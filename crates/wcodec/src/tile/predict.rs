@@ -11,7 +11,7 @@
 use super::Predictor;
 
 /// The midpoint: the prediction of `none` and of every tile's first sample.
-pub const MID: u8 = 128;
+pub(crate) const MID: u8 = 128;
 
 #[inline(always)]
 fn avg(a: u8, b: u8) -> u8 {
@@ -23,14 +23,16 @@ fn planar(a: u8, b: u8, c: u8) -> u8 {
     (i16::from(a) + i16::from(b) - i16::from(c)).clamp(0, 255) as u8
 }
 
-/// Residuals of `pred` for the `h × w` tile `y` (raster order) into `out`.
-pub fn forward(pred: Predictor, y: &[u8], h: usize, w: usize, out: &mut [u8]) {
+/// Residuals of `pred` for the `h × w` tile `y` (raster order) into `out` (the tests' form;
+/// the encoder writes strided rows).
+#[cfg(test)]
+fn forward(pred: Predictor, y: &[u8], h: usize, w: usize, out: &mut [u8]) {
     forward_strided(pred, y, h, w, out, w);
 }
 
-/// [`forward`] writing row `i` of the residuals at `out[i·stride..]`.
+/// `forward` writing row `i` of the residuals at `out[i·stride..]`.
 #[inline(always)]
-pub fn forward_strided(
+pub(crate) fn forward_strided(
     pred: Predictor,
     y: &[u8],
     h: usize,
@@ -90,8 +92,8 @@ pub fn forward_strided(
     }
 }
 
-/// Undoes [`forward`]: rebuilds the biased values `y` of an `h × w` tile from its residuals.
-pub fn inverse(pred: Predictor, r: &[u8], h: usize, w: usize, y: &mut [u8]) {
+/// Undoes `forward`: rebuilds the biased values `y` of an `h × w` tile from its residuals.
+pub(crate) fn inverse(pred: Predictor, r: &[u8], h: usize, w: usize, y: &mut [u8]) {
     let (r, y) = (&r[..h * w], &mut y[..h * w]);
     if pred == Predictor::None {
         for (v, &d) in y.iter_mut().zip(r) {

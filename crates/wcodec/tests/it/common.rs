@@ -10,18 +10,10 @@ use wcodec::format::preamble::Preamble;
 use wcodec::format::PREAMBLE_BYTES;
 use wcodec::{encode_bytes, Archive, Dtype, EncodeOptions, NoProgress, Result, TileOptions};
 
-/// Uniform pseudo-random bytes (64-bit LCG, top bits).
-pub(crate) fn lcg(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed ^ 0x9E37_79B9_7F4A_7C15;
-    (0..n)
-        .map(|_| {
-            x = x
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (x >> 33) as u8
-        })
-        .collect()
-}
+/// The unit tests' generator (one copy for every test of the workspace).
+#[path = "../../src/test_rng.rs"]
+mod test_rng;
+pub(crate) use test_rng::lcg;
 
 /// Bytes shaped like int8 weights: a peaked, roughly Gaussian distribution around 0
 /// (Irwin–Hall sum of four uniforms in `[0, 2·spread)`).

@@ -3,7 +3,7 @@
 //! are decoded; corrupt chunks in the range are errors.
 
 use proptest::prelude::*;
-use wcodec::layout::{PlaneLayout, TensorStorage};
+use wcodec::layout::{StoredPlane, TensorStorage};
 use wcodec::slice::tensor_chunks;
 use wcodec::source::safetensors::build;
 use wcodec::{Archive, Dtype, EncodeOptions, Error, TileOptions};
@@ -154,7 +154,7 @@ fn corrupt_chunk(file: &mut [u8], a: &Archive, index: usize, k: usize) -> u64 {
     let TensorStorage::Planes(layout) = a.tensor_storage(index).unwrap() else {
         panic!("stored raw");
     };
-    let PlaneLayout::Rans { chunks, .. } = &layout.planes[0] else {
+    let StoredPlane::Rans { chunks, .. } = &layout.planes[0] else {
         panic!("plane 0 stored raw");
     };
     let span = chunks[k];
