@@ -33,6 +33,7 @@ fn options(
     tile_size: u32,
     predictors: Option<&[String]>,
     transforms: Option<&[String]>,
+    tile_decode_cost: Option<u32>,
 ) -> PyResult<EncodeOptions> {
     let defaults = TileOptions::default();
     let tiles = TileOptions {
@@ -51,6 +52,7 @@ fn options(
                 .map(|t| t.parse::<Transform>())
                 .collect::<wcodec::Result<_>>()?,
         },
+        decode_cost: tile_decode_cost.unwrap_or(defaults.decode_cost),
     };
     let mut options = EncodeOptions {
         overwrite,
@@ -72,7 +74,7 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
 #[pyfunction]
 #[pyo3(signature = (
     input, output, *, threads=None, overwrite=false, chunk_symbols=None, tile_size=16,
-    predictors=None, transforms=None,
+    predictors=None, transforms=None, tile_decode_cost=None,
 ))]
 #[allow(clippy::too_many_arguments)] // keyword arguments of one Python call
 pub(crate) fn encode(
@@ -85,6 +87,7 @@ pub(crate) fn encode(
     tile_size: u32,
     predictors: Option<Vec<String>>,
     transforms: Option<Vec<String>>,
+    tile_decode_cost: Option<u32>,
 ) -> PyResult<String> {
     let options = options(
         overwrite,
@@ -92,6 +95,7 @@ pub(crate) fn encode(
         tile_size,
         predictors.as_deref(),
         transforms.as_deref(),
+        tile_decode_cost,
     )?;
     let stats = py.detach(|| {
         with_threads(threads, || {
@@ -105,7 +109,7 @@ pub(crate) fn encode(
 #[pyfunction]
 #[pyo3(signature = (
     data, output, *, file_name="model.safetensors", threads=None, overwrite=false, tile_size=16,
-    predictors=None, transforms=None,
+    predictors=None, transforms=None, tile_decode_cost=None,
 ))]
 #[allow(clippy::too_many_arguments)] // keyword arguments of one Python call
 pub(crate) fn encode_bytes(
@@ -118,6 +122,7 @@ pub(crate) fn encode_bytes(
     tile_size: u32,
     predictors: Option<Vec<String>>,
     transforms: Option<Vec<String>>,
+    tile_decode_cost: Option<u32>,
 ) -> PyResult<String> {
     let options = options(
         overwrite,
@@ -125,6 +130,7 @@ pub(crate) fn encode_bytes(
         tile_size,
         predictors.as_deref(),
         transforms.as_deref(),
+        tile_decode_cost,
     )?;
     let stats = py.detach(|| {
         with_threads(threads, || {
