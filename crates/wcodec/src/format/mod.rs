@@ -23,7 +23,7 @@ pub const REGION_ALIGN: u64 = 64;
 /// Default symbols per chunk: 32 lanes × 2048 steps. A GPU decodes one chunk per warp, so a
 /// ~20 MB tensor must split into a few hundred chunks to fill the card; 65,536-symbol chunks do
 /// that, where 262,144 left most of an H200 idle (docs/benchmarks.md). The 128 bytes of lane
-/// state and the 4-byte chunk-table entry per chunk cost about 0.11% of the original size more
+/// state and the 4-byte chunk-table entry per chunk cost 0.110–0.116% of the original size more
 /// than 262,144-symbol chunks on the public test set; `--chunk-symbols 262144` gets them back
 /// for files only ever decoded on CPUs.
 pub const DEFAULT_CHUNK_SYMBOLS: u64 = 1 << 16;
