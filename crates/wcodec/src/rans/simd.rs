@@ -1,4 +1,4 @@
-//! AVX2 and AVX-512 decoding of the interleaved rANS stream (x86-64, detected at run time).
+//! AVX2 and AVX-512 coding of the interleaved rANS stream (x86-64, detected at run time).
 //!
 //! The only `unsafe` code of the codec: `std::arch` intrinsics. It decodes exactly what the
 //! scalar [`super::decode`] path decodes (the tests compare both with the naive oracle); the
@@ -10,6 +10,9 @@
 //! permutation that hands the k-th word to the k-th needing lane (lane order = stream order).
 //! With AVX-512 a step is two vectors of 16 lanes and `vpexpandw` loads exactly the needed words
 //! straight into the needing lanes, so the permutation table disappears.
+//!
+//! Encoding mirrors it ([`encode_steps`] with AVX-512, [`encode_steps_avx2_checked`] with AVX2):
+//! the same bytes as the scalar encoder, which the tests compare with the oracle at every level.
 #![allow(unsafe_code)]
 // The state arrays are read and written with unaligned loads and stores (`loadu`/`storeu`).
 #![allow(clippy::cast_ptr_alignment)]

@@ -380,7 +380,10 @@ fn public_test_files_are_no_larger_with_tiles() {
     {
         let source = std::fs::read(path).unwrap();
         let tiled = encode_with(&source, &EncodeOptions::default());
-        let flat = encode_with(&source, &flat_options(wcodec::format::DEFAULT_CHUNK_SYMBOLS));
+        let flat = encode_with(
+            &source,
+            &flat_options(wcodec::format::DEFAULT_CHUNK_SYMBOLS),
+        );
         assert!(
             tiled.len() <= flat.len(),
             "{}: {} > {}",
@@ -452,7 +455,11 @@ fn tiles_that_save_little_stay_flat_by_default() {
         "the case no longer saves between 2% and the default charge: {saving} of {n}"
     );
     let by_default = encode_with(&weak, &EncodeOptions::default());
-    assert_eq!(tile_saving(&by_default), None, "tiled despite its decode cost");
+    assert_eq!(
+        tile_saving(&by_default),
+        None,
+        "tiled despite its decode cost"
+    );
     assert_eq!(decode_all(by_default).unwrap(), weak);
 
     let strong = noisy_field(0);
