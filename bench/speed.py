@@ -104,11 +104,13 @@ def git_commit() -> str:
     return f"{head} + uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else head
 
 
-def tool_version(cmd: list[str]) -> str:
+def tool_version(name: str, cmd: list[str]) -> str:
+    """`name vX.Y.Z` from the tool's version banner."""
     if not shutil.which(cmd[0]) and not Path(cmd[0]).is_file():
-        return "missing"
+        return f"{name} missing"
     p = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    return (p.stdout or p.stderr).strip().splitlines()[0] if (p.stdout or p.stderr).strip() else "unknown"
+    m = re.search(r"v?(\d+\.\d+\.\d+)", p.stdout + p.stderr)
+    return f"{name} {m.group(1) if m else 'unknown version'}"
 
 
 def environment(args: argparse.Namespace, part: str) -> dict[str, Any]:
@@ -159,9 +161,9 @@ def cpu_part(args: argparse.Namespace) -> dict[str, Any]:
     env = environment(args, "cpu")
     env["core"] = core
     env["versions"] = {
-        "zstd": tool_version(["zstd", "--version"]),
-        "lz4": tool_version(["lz4", "--version"]),
-        "wcodec": tool_version([str(args.wcodec), "--version"]),
+        "zstd": tool_version("zstd", ["zstd", "--version"]),
+        "lz4": tool_version("lz4", ["lz4", "--version"]),
+        "wcodec": tool_version("wcodec", [str(args.wcodec), "--version"]),
     }
     rows = []
     for f in files:
@@ -173,6 +175,8 @@ def cpu_part(args: argparse.Namespace) -> dict[str, Any]:
         for name, extra in WCODEC_SETTINGS:
             r = wcodec_bench(args.wcodec, f, core, args.repeat, extra)
             rows.append({"file": f.name, "codec": f"wcodec {name}", **r})
+    # Other work on the machine during the run (builds next door) skews every figure: record it.
+    env["load_avg_1m_end"] = round(os.getloadavg()[0], 2)
     return {"env": env, "rows": rows}
 
 
@@ -194,17 +198,19 @@ def gpu_part(args: argparse.Namespace) -> dict[str, Any]:
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
         jl = Path(tmp) / "gpu.jsonl"
-        cmd = [str(args.gpu_bench), "--runs", str(args.gpu_runs), "--chunks", GPU_CHUNKS, "--warps", "4"]
+        cmd = [str(args.gpu_bench), "--runs", str(args.gpu_runs), "--chunks", args.gpu_chunks, "--warps", "4"]
         run([*cmd, "--target-gib", str(args.target_gib), "--json", str(jl), *map(str, files)], timeout=3600)
         for line in jl.read_text().splitlines():
             rows.append({"tool": "gpu_bench", **json.loads(line)})
     try:
+        if args.no_nvcomp:
+            raise ImportError("--no-nvcomp")
         import nvcomp  # noqa: F401  (only to know whether the peer can run)
 
         have_nvcomp = True
-    except ImportError:
+    except ImportError as e:
         have_nvcomp = False
-        log("nvcomp not importable: nvCOMP rows skipped")
+        log(f"nvCOMP rows skipped ({e})")
     if have_nvcomp:
         for f in files:
             out = run(
@@ -230,6 +236,12 @@ def f0(x: float | None) -> str:
     return "—" if x is None else f"{x:,.0f}"
 
 
+def busy(env: dict[str, Any]) -> bool:
+    """More runnable work than cores at the start or the end of the run."""
+    cores = env["machine"].get("cores") or 1
+    return max(env["machine"]["load_avg_1m"], env.get("load_avg_1m_end", 0)) > cores
+
+
 def cpu_markdown(cpu: dict[str, Any]) -> list[str]:
     env, rows = cpu["env"], cpu["rows"]
     m = env["machine"]
@@ -238,7 +250,8 @@ def cpu_markdown(cpu: dict[str, Any]) -> list[str]:
         f"**CPU**, {env['date']}: {m.get('cpu', '?')} ({m.get('cores')} cores"
         f"{', ' + m['lscpu_hypervisor_vendor'] + ' VM' if 'lscpu_hypervisor_vendor' in m else ''}, "
         f"AVX-512 {'yes' if m.get('avx512') else 'no'}, AVX2 {'yes' if m.get('avx2') else 'no'}), one core "
-        f"(`taskset -c {env['core']}`), load average {m['load_avg_1m']} at start; commit `{env['commit']}`; "
+        f"(`taskset -c {env['core']}`), load average {m['load_avg_1m']} at start, {env.get('load_avg_1m_end', '?')} "
+        f"at the end{' (a busy machine: MB/s figures are unreliable)' if busy(env) else ''}; commit `{env['commit']}`; "
         f"`{env['command']}`; {env['versions']['zstd']}; {env['versions']['lz4']}; wcodec vector paths: "
         f"{'; '.join(simd) or '—'}. MB/s = 10⁶ original bytes per second, fastest run (zstd and lz4 print "
         "only that; wcodec's median in brackets).",
@@ -325,6 +338,8 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--gpu-data", type=Path, default=REPO / "bench" / "gpu-data")
     ap.add_argument("--gpu-bench", type=Path, default=REPO / "target" / "release" / "examples" / "gpu_bench")
     ap.add_argument("--gpu-runs", type=int, default=30)
+    ap.add_argument("--gpu-chunks", default=GPU_CHUNKS, help="gpu_bench --chunks (the default chunk first)")
+    ap.add_argument("--no-nvcomp", action="store_true", help="skip the nvCOMP peer")
     ap.add_argument("--target-gib", type=float, default=1.0)
     ap.add_argument("--no-write", action="store_true", help="print the block instead of writing the files")
     return ap.parse_args()
