@@ -103,7 +103,8 @@ def git_commit() -> str:
     head = git("rev-parse", "--short", "HEAD") or "unknown"
     # The files this script writes do not make the code measured differ from the commit.
     ours = (shown(RESULTS), shown(DOC))
-    dirty = [line for line in git("status", "--porcelain", "--untracked-files=no").splitlines() if line[3:] not in ours]
+    status = git("status", "--porcelain", "--untracked-files=no").splitlines()
+    dirty = [line for line in status if line.split(maxsplit=1)[-1] not in ours]
     return f"{head} + uncommitted changes" if dirty else head
 
 
