@@ -150,6 +150,7 @@ def wcodec_bench(binary: Path, path: Path, core: int, repeat: int, extra: list[s
     r = json.loads(run(cmd).strip().splitlines()[-1])
     if not r.get("roundtrip_ok"):
         raise RuntimeError(f"wcodec round trip failed on {path}")
+    r["input"] = shown(path)  # no machine paths in the committed results
     return r
 
 
@@ -231,7 +232,7 @@ def gpu_part(args: argparse.Namespace) -> dict[str, Any]:
             )
             for line in out.splitlines():
                 if line.startswith("{"):
-                    rows.append({"tool": "nvcomp_peer", **json.loads(line)})
+                    rows.append({"tool": "nvcomp_peer", **json.loads(line), "file": shown(f)})
     return {"env": env, "rows": rows, "nvcomp": have_nvcomp}
 
 
