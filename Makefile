@@ -198,6 +198,13 @@ bench: build $(VPY) ## build the public test set and measure wcodec vs zstd, lz4
 	$(VPY) bench/make_testset.py --out bench/data
 	$(VPY) bench/run.py --data bench/data $(BENCH_ARGS)
 
+# On a GPU machine add the GPU part: `make bench-speed SPEED_ARGS="--parts cpu,gpu --gpu-data DIR"`
+# (after `cargo build --release -p wcodec-cuda --example gpu_bench`).
+.PHONY: bench-speed
+bench-speed: build $(VPY) ## codec speed with default options on one core: zstd -b3, lz4 -b1, wcodec (bench/speed.py; writes docs/benchmarks.md)
+	$(VPY) bench/make_testset.py --out bench/data
+	$(PYTHON) bench/speed.py $(SPEED_ARGS)
+
 .PHONY: bench-python
 bench-python: install-python ## Python loading into torch: wcodec vs safetensors, transformers, decode_layer threads (writes docs/benchmarks.md)
 	$(TEST_VENV)/bin/python bench/python_api.py --write

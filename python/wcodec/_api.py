@@ -61,6 +61,7 @@ def encode_checkpoint(
     *,
     overwrite: bool = False,
     chunk_symbols: Optional[int] = None,
+    tile_decode_cost: Optional[int] = None,
 ) -> dict[str, Any]:
     """Encodes a safetensors file, or a model directory, into ``output_path``.
 
@@ -76,10 +77,14 @@ def encode_checkpoint(
     written atomically and never replaces the input; an existing output is an error unless
     ``overwrite=True``.
 
-    ``chunk_symbols`` (a power of two in [4096, 1048576]; default 262144, the smallest files) sets
-    how many symbols each independently decodable chunk holds. Files meant for GPU loading of
-    whole models decode fastest with 16384 (0.6% larger), files decoded one layer at a time on the
-    GPU with 4096 (about 2% larger); ``docs/benchmarks.md`` has the measurements.
+    Rebuilding tiles makes a plane decode about 5× slower on a CPU core, so a plane keeps its
+    tiles only when they save at least ``tile_decode_cost`` percent of its original bytes
+    (0–100, default 6; ``0`` keeps any tiling that saves bytes, as in 0.1.0).
+
+    ``chunk_symbols`` (a power of two in [4096, 1048576]; default 65536) sets how many symbols
+    each independently decodable chunk holds. The default keeps a GPU busy even on single ~20 MB
+    tensors; 262144 makes files about 0.1% smaller for CPU-only use, 4096 suits files decoded one
+    layer at a time on the GPU (about 2% larger); ``docs/benchmarks.md`` has the measurements.
 
     Returns the summary figures: ``original_bytes``, ``encoded_bytes``, ``reduction`` (fraction
     saved), ``ratio``, ``seconds``, ``n_files``, ``n_tensors``, ``bound_bytes`` (order-0 bound) and
@@ -95,6 +100,10 @@ def encode_checkpoint(
         raise ValueError(
             f"chunk_symbols must be a power of two in [{_MIN_CHUNK}, {_MAX_CHUNK}], not {chunk_symbols!r}"
         )
+    if tile_decode_cost is not None and (
+        isinstance(tile_decode_cost, bool) or not isinstance(tile_decode_cost, int) or not 0 <= tile_decode_cost <= 100
+    ):
+        raise ValueError(f"tile_decode_cost must be a percentage in [0, 100], not {tile_decode_cost!r}")
     _check_output(output_path, overwrite)
     if threads is None:
         threads = os.cpu_count() or 1
@@ -109,6 +118,7 @@ def encode_checkpoint(
             tile_size=tile_size,
             predictors=list(predictor_modes),
             transforms=list(transforms),
+            tile_decode_cost=tile_decode_cost,
         )
     )
     seconds = time.perf_counter() - start

@@ -56,6 +56,7 @@ def encode(
     tile_size: int = 16,
     predictors: Optional[list[str]] = None,
     transforms: Optional[list[str]] = None,
+    tile_decode_cost: Optional[int] = None,
 ) -> str: ...
 def encode_bytes(
     data: bytes,
@@ -67,6 +68,7 @@ def encode_bytes(
     tile_size: int = 16,
     predictors: Optional[list[str]] = None,
     transforms: Optional[list[str]] = None,
+    tile_decode_cost: Optional[int] = None,
 ) -> str: ...
 def decode(
     input: _Path, output: _Path, *, threads: Optional[int] = None, overwrite: bool = False

@@ -223,6 +223,24 @@ def test_tiles_shrink_a_smooth_tensor_and_report_it(tmp_path: Path) -> None:
     assert torch.equal(wcodec.decode_layer(tmp_path / "top.wcodec", "pos", device="cpu"), q)
 
 
+def test_tile_decode_cost_reaches_the_encoder(tmp_path: Path) -> None:
+    """`tile_decode_cost` is the share of a plane's bytes tiles must save: 100 keeps a smooth
+    table flat, 0 and the default tile it; bad values are refused before anything is written."""
+    pos = torch.arange(256, dtype=torch.float32)[:, None] / (1 + torch.arange(128, dtype=torch.float32))[None, :]
+    q = (torch.sin(pos) * 127).round().to(torch.int8)
+    save_file({"pos": q}, str(tmp_path / "pos.safetensors"))
+    tiled = wcodec.encode_checkpoint(tmp_path / "pos.safetensors", tmp_path / "d.wcodec")
+    free = wcodec.encode_checkpoint(tmp_path / "pos.safetensors", tmp_path / "z.wcodec", tile_decode_cost=0)
+    never = wcodec.encode_checkpoint(tmp_path / "pos.safetensors", tmp_path / "n.wcodec", tile_decode_cost=100)
+    assert tiled["tiled_tensors"] == free["tiled_tensors"] == 1 and never["tiled_tensors"] == 0
+    assert never["encoded_bytes"] > tiled["encoded_bytes"]
+    assert torch.equal(wcodec.decode_layer(tmp_path / "n.wcodec", "pos", device="cpu"), q)
+    for bad in (-1, 101, 2.5, True, "6"):
+        with pytest.raises(ValueError, match="tile_decode_cost"):
+            wcodec.encode_checkpoint(tmp_path / "pos.safetensors", tmp_path / "bad.wcodec", tile_decode_cost=bad)
+    assert not (tmp_path / "bad.wcodec").exists()
+
+
 def test_chunk_symbols_reach_the_encoder(tmp_path: Path) -> None:
     """`chunk_symbols` is written into the file (and so read back by every decoder), and bad
     values are refused before anything is written."""

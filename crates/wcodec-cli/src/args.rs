@@ -115,8 +115,12 @@ pub(crate) struct TileArgs {
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub(crate) transforms: Option<Vec<wcodec::Transform>>,
     /// Code every plane flat (no tiles; the file is format version 1)
-    #[arg(long, conflicts_with_all = ["tile_size", "predictors", "transforms"])]
+    #[arg(long, conflicts_with_all = ["tile_size", "predictors", "transforms", "tile_decode_cost"])]
     pub(crate) no_tiles: bool,
+    /// Tile a plane only if tiles save this percentage of its original bytes (0 to 100): the
+    /// charge for decoding it about 5x slower; 0 keeps any tiling that saves bytes [default: 6]
+    #[arg(long, value_name = "PCT", value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub(crate) tile_decode_cost: Option<u32>,
 }
 
 impl TileArgs {
@@ -134,6 +138,9 @@ impl TileArgs {
         }
         if let Some(x) = &self.transforms {
             t.transforms.clone_from(x);
+        }
+        if let Some(c) = self.tile_decode_cost {
+            t.decode_cost = c;
         }
         t
     }

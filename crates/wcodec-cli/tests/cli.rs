@@ -443,6 +443,11 @@ fn bad_tile_flags_are_usage_errors() {
         (["--predictors", "left,diag"], "unknown predictor `diag`"),
         (["--transforms", "dst"], "unknown transform `dst`"),
         (["--no-tiles", "--tile-size=8"], "cannot be used with"),
+        (["--tile-decode-cost", "101"], "101 is not in 0..=100"),
+        (
+            ["--no-tiles", "--tile-decode-cost=0"],
+            "cannot be used with",
+        ),
     ] {
         let out = expect(
             2,
@@ -673,17 +678,35 @@ fn bench_json() {
         keys,
         [
             "bound_bytes",
+            "chunk_symbols",
+            "decode_best_mb_s",
             "decode_mb_s",
+            "encode_best_mb_s",
             "encode_mb_s",
             "encoded_bytes",
             "input",
             "original_bytes",
+            "rans_simd",
             "repeat",
             "roundtrip_ok",
-            "threads"
+            "threads",
+            "tile_bytes_saved",
+            "tile_decode_cost",
+            "tile_simd",
+            "tiled_tensors",
+            "tiles",
         ]
     );
     assert_eq!(j["roundtrip_ok"], true);
+    // The fastest run is at least as fast as the median; the vector path is named.
+    assert!(j["decode_best_mb_s"].as_f64().unwrap() >= j["decode_mb_s"].as_f64().unwrap());
+    assert!(["scalar", "avx2", "avx512"].contains(&j["rans_simd"].as_str().unwrap()));
+    assert!(["scalar", "avx2", "avx512"].contains(&j["tile_simd"].as_str().unwrap()));
+    assert_eq!(j["chunk_symbols"], wcodec::format::DEFAULT_CHUNK_SYMBOLS);
+    assert_eq!(
+        j["tile_decode_cost"],
+        wcodec::tile::DEFAULT_TILE_DECODE_COST
+    );
     assert_eq!(j["original_bytes"], original.len() as u64);
     assert_eq!(j["threads"], 2);
     assert_eq!(j["repeat"], 3);

@@ -187,7 +187,7 @@ private:
 };
 
 /// Encoder options, starting from the library's defaults (those of `wcodec-encode`: 16 x 16
-/// tiles, predictors "left,top,avg,planar", transforms "none,dct,adst", 262144 symbols per
+/// tiles, predictors "left,top,avg,planar", transforms "none,dct,adst", 65536 symbols per
 /// chunk, one thread per core, no overwriting). Setters return *this for chaining and throw
 /// Error(WCODEC_STATUS_INVALID_ARGUMENT) on a bad value, leaving the option unchanged.
 class Config {

@@ -33,6 +33,7 @@ fn options(
     tile_size: u32,
     predictors: Option<&[String]>,
     transforms: Option<&[String]>,
+    tile_decode_cost: Option<u32>,
 ) -> PyResult<EncodeOptions> {
     let defaults = TileOptions::default();
     let tiles = TileOptions {
@@ -51,6 +52,7 @@ fn options(
                 .map(|t| t.parse::<Transform>())
                 .collect::<wcodec::Result<_>>()?,
         },
+        decode_cost: tile_decode_cost.unwrap_or(defaults.decode_cost),
     };
     let mut options = EncodeOptions {
         overwrite,
@@ -83,7 +85,7 @@ fn detached_json<T: serde::Serialize + Send>(
 #[pyfunction]
 #[pyo3(signature = (
     input, output, *, threads=None, overwrite=false, chunk_symbols=None, tile_size=16,
-    predictors=None, transforms=None,
+    predictors=None, transforms=None, tile_decode_cost=None,
 ))]
 #[allow(clippy::too_many_arguments)] // keyword arguments of one Python call
 pub(crate) fn encode(
@@ -96,6 +98,7 @@ pub(crate) fn encode(
     tile_size: u32,
     predictors: Option<Vec<String>>,
     transforms: Option<Vec<String>>,
+    tile_decode_cost: Option<u32>,
 ) -> PyResult<String> {
     let options = options(
         overwrite,
@@ -103,6 +106,7 @@ pub(crate) fn encode(
         tile_size,
         predictors.as_deref(),
         transforms.as_deref(),
+        tile_decode_cost,
     )?;
     detached_json(py, threads, || {
         wcodec::encode_path(&input, &output, &options, &NoProgress)
@@ -113,7 +117,7 @@ pub(crate) fn encode(
 #[pyfunction]
 #[pyo3(signature = (
     data, output, *, file_name="model.safetensors", threads=None, overwrite=false, tile_size=16,
-    predictors=None, transforms=None,
+    predictors=None, transforms=None, tile_decode_cost=None,
 ))]
 #[allow(clippy::too_many_arguments)] // keyword arguments of one Python call
 pub(crate) fn encode_bytes(
@@ -126,6 +130,7 @@ pub(crate) fn encode_bytes(
     tile_size: u32,
     predictors: Option<Vec<String>>,
     transforms: Option<Vec<String>>,
+    tile_decode_cost: Option<u32>,
 ) -> PyResult<String> {
     let options = options(
         overwrite,
@@ -133,6 +138,7 @@ pub(crate) fn encode_bytes(
         tile_size,
         predictors.as_deref(),
         transforms.as_deref(),
+        tile_decode_cost,
     )?;
     detached_json(py, threads, || {
         if output.exists() && !options.overwrite {

@@ -159,6 +159,7 @@ pub fn encode_tensor(
         } else {
             let grid = Grid::new(shape, n, u64::from(tiles.tile_size));
             stats.total += grid.n_tiles();
+            let min_gain = tile_min_gain(flat_bytes, n, tiles.decode_cost);
             tile_plane(
                 plane,
                 &grid,
@@ -167,6 +168,7 @@ pub fn encode_tensor(
                 &hist,
                 chunk_symbols,
                 flat_bytes,
+                min_gain,
             )
         };
         planes.push(match tiled {
@@ -210,8 +212,18 @@ pub fn encode_tensor(
     t
 }
 
+/// Bytes a tiled plane of `n` symbols must save against its flat size `flat_bytes`: the larger
+/// of [`MIN_TILE_GAIN`] of the flat size (one region alignment at least) and `decode_cost` percent
+/// of the plane's original bytes, the size charged for its slower decode
+/// ([`TileOptions::decode_cost`]).
+fn tile_min_gain(flat_bytes: u64, n: u64, decode_cost: u32) -> u64 {
+    let size_gain = (flat_bytes * MIN_TILE_GAIN.0 / MIN_TILE_GAIN.1).max(REGION_ALIGN);
+    size_gain.max((n * u64::from(decode_cost)).div_ceil(100))
+}
+
 /// Tries tiles on one plane: the search, then both the residual plane and the mode plane
-/// entropy-coded; kept only when the result beats `flat_bytes` by [`MIN_TILE_GAIN`].
+/// entropy-coded; kept only when the result beats `flat_bytes` by `min_gain`.
+#[allow(clippy::too_many_arguments)] // one plane's inputs, all of them needed
 fn tile_plane(
     plane: &[u8],
     grid: &Grid,
@@ -220,6 +232,7 @@ fn tile_plane(
     hist: &[u64; 256],
     chunk_symbols: usize,
     flat_bytes: u64,
+    min_gain: u64,
 ) -> Option<(PlaneOut, [u64; N_MODES])> {
     let t = search(plane, grid, bias, modes, hist, Effort::EarlyOut)?;
     let res = encode_plane(&t.residuals, chunk_symbols);
@@ -232,7 +245,6 @@ fn tile_plane(
     let res = stored(res, t.residuals);
     let md = stored(md, t.modes);
     let tiled_bytes = (md.len() as u64).next_multiple_of(REGION_ALIGN) + res.len() as u64;
-    let min_gain = (flat_bytes * MIN_TILE_GAIN.0 / MIN_TILE_GAIN.1).max(REGION_ALIGN);
     (tiled_bytes + min_gain <= flat_bytes).then_some((
         PlaneOut {
             coder: res_coder,

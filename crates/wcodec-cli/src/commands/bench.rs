@@ -44,6 +44,9 @@ pub(crate) fn run(args: &BenchArgs, out: &mut dyn Write) -> anyhow::Result<Outco
     };
     let (encode_mb_s, decode_mb_s) = (mb_s(m.encode_s), mb_s(m.decode_s));
     if args.json {
+        // The vector paths the decoder took on this CPU: throughput figures are only comparable
+        // between runs on the same path.
+        let simd = |level: &dyn std::fmt::Debug| format!("{level:?}").to_lowercase();
         let value = json!({
             "input": args.input.display().to_string(),
             "original_bytes": original,
@@ -53,6 +56,15 @@ pub(crate) fn run(args: &BenchArgs, out: &mut dyn Write) -> anyhow::Result<Outco
             "repeat": args.repeat,
             "encode_mb_s": encode_mb_s,
             "decode_mb_s": decode_mb_s,
+            "encode_best_mb_s": mb_s(m.encode_best_s),
+            "decode_best_mb_s": mb_s(m.decode_best_s),
+            "rans_simd": simd(&wcodec::rans::simd::detected()),
+            "tile_simd": simd(&wcodec::tile::simd::detected()),
+            "tiled_tensors": m.tiled_tensors,
+            "tile_bytes_saved": m.tile_bytes_saved,
+            "chunk_symbols": options.chunk_symbols,
+            "tile_decode_cost": options.tiles.decode_cost,
+            "tiles": options.tiles.enabled(),
             "roundtrip_ok": m.roundtrip_ok,
         });
         summary::print_json(out, &value)?;
@@ -85,8 +97,13 @@ pub(crate) fn run(args: &BenchArgs, out: &mut dyn Write) -> anyhow::Result<Outco
 struct Measured {
     encoded_bytes: u64,
     bound_bytes: u64,
+    tiled_tensors: u64,
+    tile_bytes_saved: u64,
+    /// Median and fastest of the timed runs.
     encode_s: f64,
     decode_s: f64,
+    encode_best_s: f64,
+    decode_best_s: f64,
     roundtrip_ok: bool,
 }
 
@@ -120,8 +137,12 @@ fn measure(
     Ok(Measured {
         encoded_bytes: encoded.len() as u64,
         bound_bytes: stats.bound_bytes,
+        tiled_tensors: stats.tiled_tensors,
+        tile_bytes_saved: stats.tile_bytes_saved,
         encode_s: median(&mut encode_times),
         decode_s: median(&mut decode_times),
+        encode_best_s: encode_times.iter().copied().fold(f64::INFINITY, f64::min),
+        decode_best_s: decode_times.iter().copied().fold(f64::INFINITY, f64::min),
         roundtrip_ok: rebuilt == input,
     })
 }

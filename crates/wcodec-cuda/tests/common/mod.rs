@@ -222,8 +222,11 @@ pub(crate) fn encode_tiled(
         &data,
         &EncodeOptions {
             chunk_symbols,
+            // No decode-cost charge: every tiling that saves bytes is kept, so that every plane
+            // count gets tiled and the GPU's tile rebuild is exercised.
             tiles: wcodec::TileOptions {
                 tile_size: tile,
+                decode_cost: 0,
                 ..wcodec::TileOptions::default()
             },
             ..EncodeOptions::default()

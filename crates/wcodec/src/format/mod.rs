@@ -20,12 +20,13 @@ pub const PREAMBLE_BYTES: u64 = 64;
 pub const MAX_HEADER_JSON_BYTES: u64 = 100_000_000;
 /// Alignment of tensor regions: a cache line, and 16-byte vector loads on a GPU.
 pub const REGION_ALIGN: u64 = 64;
-/// Default symbols per chunk: 32 lanes × 8192 steps. The 128 bytes of lane state plus the
-/// 4-byte chunk-table entry cost 0.05% of a full chunk; at 64 Ki symbols they cost 0.2%, which
-/// alone would use most of the 0.5% budget above the order-0 bound (measured on the public test
-/// set, docs/benchmarks.md). 1 GiB still splits into 4096 chunks, enough to fill a GPU; a GPU
-/// decoding single small tensors wants smaller chunks (`--chunk-symbols`), at a cost in size.
-pub const DEFAULT_CHUNK_SYMBOLS: u64 = 1 << 18;
+/// Default symbols per chunk: 32 lanes × 2048 steps. A GPU decodes one chunk per warp, so a
+/// ~20 MB tensor must split into a few hundred chunks to fill the card; 65,536-symbol chunks do
+/// that, where 262,144 left most of an H200 idle (docs/benchmarks.md). The 128 bytes of lane
+/// state and the 4-byte chunk-table entry per chunk cost 0.110–0.116% of the original size more
+/// than 262,144-symbol chunks on the public test set; `--chunk-symbols 262144` gets them back
+/// for files only ever decoded on CPUs.
+pub const DEFAULT_CHUNK_SYMBOLS: u64 = 1 << 16;
 /// Smallest and largest `chunk_symbols` a file may use.
 pub const MIN_CHUNK_SYMBOLS: u64 = 1 << 12;
 /// See [`MIN_CHUNK_SYMBOLS`].

@@ -55,6 +55,8 @@ fn encode_into(
     }
     if level == Level::Avx512 {
         simd::encode_steps(&mut x, table, body, words, &mut pos);
+    } else if level == Level::Avx2 {
+        simd::encode_steps_avx2_checked(&mut x, table, body, words, &mut pos);
     } else {
         for group in body.chunks_exact(LANES).rev() {
             let group: &[u8; LANES] = group.try_into().expect("LANES symbols");

@@ -1,4 +1,4 @@
-//! AVX2 and AVX-512 decoding of the interleaved rANS stream (x86-64, detected at run time).
+//! AVX2 and AVX-512 coding of the interleaved rANS stream (x86-64, detected at run time).
 //!
 //! The only `unsafe` code of the codec: `std::arch` intrinsics. It decodes exactly what the
 //! scalar [`super::decode`] path decodes (the tests compare both with the naive oracle); the
@@ -10,6 +10,9 @@
 //! permutation that hands the k-th word to the k-th needing lane (lane order = stream order).
 //! With AVX-512 a step is two vectors of 16 lanes and `vpexpandw` loads exactly the needed words
 //! straight into the needing lanes, so the permutation table disappears.
+//!
+//! Encoding mirrors it ([`encode_steps`] with AVX-512, [`encode_steps_avx2_checked`] with AVX2):
+//! the same bytes as the scalar encoder, which the tests compare with the oracle at every level.
 #![allow(unsafe_code)]
 // The state arrays are read and written with unaligned loads and stores (`loadu`/`storeu`).
 #![allow(clippy::cast_ptr_alignment)]
@@ -30,6 +33,14 @@ use std::arch::x86_64::{
     _mm512_or_si512, _mm512_set1_epi32, _mm512_set1_pd, _mm512_slli_epi32, _mm512_srli_epi32,
     _mm512_storeu_si512, _mm512_sub_epi32, _mm_loadu_si128, _mm_storel_epi64, _mm_storeu_si128,
 };
+// The AVX2 encoder's.
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::{
+    _mm256_add_pd, _mm256_castsi128_si256, _mm256_cmpgt_epi32, _mm256_cvtepi32_pd,
+    _mm256_cvtepu8_epi32, _mm256_cvttpd_epi32, _mm256_extracti128_si256, _mm256_i32gather_pd,
+    _mm256_inserti128_si256, _mm256_mul_pd, _mm256_permute4x64_epi64, _mm256_set1_pd,
+    _mm256_srlv_epi32, _mm256_sub_epi32, _mm256_xor_si256, _mm_loadl_epi64,
+};
 
 use super::cursor::Cursor;
 use super::encode_table::EncodeTable;
@@ -46,6 +57,29 @@ const PERMUTES: [[u32; 8]; 256] = {
         while j < 8 {
             if mask & (1 << j) != 0 {
                 t[mask][j] = k;
+                k += 1;
+            }
+            j += 1;
+        }
+        mask += 1;
+    }
+    t
+};
+
+/// For each 8-bit emit-mask, the lane whose word goes to each of 8 output slots: the `k`-th
+/// emitting lane (in lane order) to slot `8 − n + k` (`n` = emitting lanes), so the emitted
+/// words end the 8-word store and the slots before them (free space, overwritten later) take
+/// lane 0's. The AVX2 encoder's stand-in for AVX-512's compress-store.
+const COMPRESS_RIGHT: [[u32; 8]; 256] = {
+    let mut t = [[0u32; 8]; 256];
+    let mut mask = 0;
+    while mask < 256 {
+        let n = (mask as u32).count_ones() as usize;
+        let mut j = 0;
+        let mut k = 0;
+        while j < 8 {
+            if mask & (1 << j) != 0 {
+                t[mask][8 - n + k] = j as u32;
                 k += 1;
             }
             j += 1;
@@ -301,6 +335,117 @@ pub fn encode_steps(
     // SAFETY: AVX-512 was checked above; bounds are argued inside.
     unsafe {
         encode_steps_avx512(x, table, body, words, pos);
+    }
+}
+
+/// [`encode_steps`] with AVX2: eight lanes at a time, the division through doubles as there
+/// (AVX2 converts signed 32-bit integers only, so states are offset by 2^31 and back), the
+/// emitted words moved to the end of an 8-word store by [`COMPRESS_RIGHT`].
+///
+/// # Panics
+/// If the CPU lacks AVX2 (callers check [`detected`]).
+pub fn encode_steps_avx2_checked(
+    x: &mut [u32; LANES],
+    table: &EncodeTable,
+    body: &[u8],
+    words: &mut [u16],
+    pos: &mut usize,
+) {
+    assert!(detected() >= Level::Avx2, "AVX2 required");
+    assert!(body.len().is_multiple_of(LANES) && *pos >= body.len() && *pos <= words.len());
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: AVX2 was checked above; bounds are argued inside.
+    unsafe {
+        encode_steps_avx2(x, table, body, words, pos);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,popcnt")]
+unsafe fn encode_steps_avx2(
+    x: &mut [u32; LANES],
+    table: &EncodeTable,
+    body: &[u8],
+    words: &mut [u16],
+    pos: &mut usize,
+) {
+    // SAFETY: (the whole function) every pointer access is bounded as commented at each site.
+    unsafe {
+        let low16 = _mm256_set1_epi32(0xFFFF);
+        let scale = _mm256_set1_epi32(4096);
+        let one = _mm256_set1_epi32(1);
+        let sign = _mm256_set1_epi32(i32::MIN);
+        let two31 = _mm256_set1_pd(2_147_483_648.0);
+        let half = _mm256_set1_pd(0.5);
+        // Bytes 0-1 of each 32-bit lane into the low 8 bytes of each 128-bit half.
+        let low_words = _mm256_setr_epi8(
+            0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1, 0, 1, 4, 5, 8, 9, 12, 13, -1,
+            -1, -1, -1, -1, -1, -1, -1,
+        );
+        let mut xv = [_mm256_setzero_si256(); 4];
+        for (g, v) in xv.iter_mut().enumerate() {
+            // 8 states at g * 8, inside `x`.
+            *v = _mm256_loadu_si256(x.as_ptr().add(g * 8).cast());
+        }
+        let mut p = *pos;
+        for step in (0..body.len() / LANES).rev() {
+            // Lanes 24..32 first: their words come after the lower lanes' in decode order.
+            for g in (0..4).rev() {
+                // 8 symbols at step*32 + g*8, inside `body`.
+                let s = _mm256_cvtepu8_epi32(_mm_loadl_epi64(
+                    body.as_ptr().add(step * LANES + g * 8).cast(),
+                ));
+                // Symbols are < 256, inside the 256-entry tables.
+                let pk = _mm256_i32gather_epi32::<4>(table.packed.as_ptr().cast(), s);
+                let bias = _mm256_and_si256(pk, low16);
+                let cmpl = _mm256_srli_epi32::<16>(pk);
+                let freq = _mm256_sub_epi32(scale, cmpl);
+                let xs = xv[g];
+                // x >= freq << 20  <=>  x >> 20 > freq - 1 (both below 2^12: signed is fine).
+                let emit =
+                    _mm256_cmpgt_epi32(_mm256_srli_epi32::<20>(xs), _mm256_sub_epi32(freq, one));
+                let mask = _mm256_movemask_ps(_mm256_castsi256_ps(emit)) as usize;
+                let n = mask.count_ones() as usize;
+                // Before this group, fewer words than symbols were emitted and at least the 8
+                // symbols of this group remain, so p >= 8: the store covers [p - 8, p), and
+                // only its last n words (the emitted ones, at [p - n, p)) are kept.
+                let perm = _mm256_loadu_si256(COMPRESS_RIGHT[mask].as_ptr().cast());
+                let packed = _mm256_permute4x64_epi64::<0b1000>(_mm256_shuffle_epi8(
+                    _mm256_permutevar8x32_epi32(xs, perm),
+                    low_words,
+                ));
+                _mm_storeu_si128(
+                    words.as_mut_ptr().add(p - 8).cast(),
+                    _mm256_castsi256_si128(packed),
+                );
+                p -= n;
+                // Emitting lanes shift by 16, the others by 0.
+                let xs = _mm256_srlv_epi32(xs, _mm256_and_si256(emit, _mm256_set1_epi32(16)));
+                // u32 -> f64 through the signed conversion: (x - 2^31) + 2^31, exact.
+                let xo = _mm256_xor_si256(xs, sign);
+                let x_lo = _mm256_add_pd(_mm256_cvtepi32_pd(_mm256_castsi256_si128(xo)), two31);
+                let x_hi =
+                    _mm256_add_pd(_mm256_cvtepi32_pd(_mm256_extracti128_si256::<1>(xo)), two31);
+                let inv_lo = _mm256_i32gather_pd::<8>(
+                    table.inv_freq.as_ptr().cast(),
+                    _mm256_castsi256_si128(s),
+                );
+                let inv_hi = _mm256_i32gather_pd::<8>(
+                    table.inv_freq.as_ptr().cast(),
+                    _mm256_extracti128_si256::<1>(s),
+                );
+                // Quotients are below 2^31 (x < 2^32 and freq >= 2, or freq = 1 and x < 2^20).
+                let q_lo = _mm256_cvttpd_epi32(_mm256_mul_pd(_mm256_add_pd(x_lo, half), inv_lo));
+                let q_hi = _mm256_cvttpd_epi32(_mm256_mul_pd(_mm256_add_pd(x_hi, half), inv_hi));
+                let q = _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(q_lo), q_hi);
+                xv[g] = _mm256_add_epi32(_mm256_add_epi32(xs, bias), _mm256_mullo_epi32(q, cmpl));
+            }
+        }
+        for (g, v) in xv.iter().enumerate() {
+            // 8 states at g * 8, inside `x`.
+            _mm256_storeu_si256(x.as_mut_ptr().add(g * 8).cast(), *v);
+        }
+        *pos = p;
     }
 }
 

@@ -218,7 +218,19 @@ pub struct TileOptions {
     pub predictors: Vec<Predictor>,
     /// Transforms the mode search may choose (`none` is always allowed).
     pub transforms: Vec<Transform>,
+    /// What a tiled plane's slower decode costs, charged as size: tiles must save at least this
+    /// percentage of the plane's original bytes (0 to 100; 0 keeps any tiling that saves
+    /// [`crate::tensor::MIN_TILE_GAIN`]). See [`DEFAULT_TILE_DECODE_COST`].
+    pub decode_cost: u32,
 }
+
+/// The default [`TileOptions::decode_cost`]. Rebuilding tiles runs at about a quarter of the
+/// rANS decoder's speed per symbol on a CPU core (~300 MB/s against ~1.3 GB/s), so a tiled plane
+/// decodes about 5× slower than a flat one. At 6% a plane whose tiles save a few percent (a
+/// large token embedding: ~4%, which made a whole int8 file decode 2.5× slower for 2% of its
+/// size) is coded flat, while small smooth tables that save more stay tiled (the public test
+/// set's position embeddings save 8–10% and slow their files by ~4%).
+pub const DEFAULT_TILE_DECODE_COST: u32 = 6;
 
 impl Default for TileOptions {
     /// The specification's defaults: 16 × 16 tiles, predictors `left,top,avg,planar`,
@@ -233,6 +245,7 @@ impl Default for TileOptions {
                 Predictor::Planar,
             ],
             transforms: vec![Transform::None, Transform::Dct, Transform::Adst],
+            decode_cost: DEFAULT_TILE_DECODE_COST,
         }
     }
 }
@@ -245,6 +258,7 @@ impl TileOptions {
             tile_size: 0,
             predictors: Vec::new(),
             transforms: Vec::new(),
+            decode_cost: DEFAULT_TILE_DECODE_COST,
         }
     }
 
@@ -256,12 +270,18 @@ impl TileOptions {
                 || self.transforms.iter().any(|&t| t != Transform::None))
     }
 
-    /// Checks the tile size (0, or 4 to 64).
+    /// Checks the tile size (0, or 4 to 64) and the decode cost (0 to 100).
     pub fn validate(&self) -> Result<()> {
         let t = self.tile_size;
         if t != 0 && !(MIN_TILE_SIZE..=MAX_TILE_SIZE).contains(&t) {
             return Err(Error::InvalidInput(format!(
                 "tile size {t} is not in [{MIN_TILE_SIZE}, {MAX_TILE_SIZE}] (0 disables tiles)"
+            )));
+        }
+        if self.decode_cost > 100 {
+            return Err(Error::InvalidInput(format!(
+                "tile decode cost {} is not a percentage in [0, 100]",
+                self.decode_cost
             )));
         }
         Ok(())
@@ -416,6 +436,7 @@ mod tests {
             tile_size: 8,
             predictors: vec![],
             transforms: vec![Transform::Dct],
+            decode_cost: 0,
         };
         assert!(only_dct.enabled());
         assert_eq!(only_dct.modes().len(), 2);
@@ -441,6 +462,12 @@ mod tests {
             .to_string();
             assert!(e.contains(&format!("tile size {t} ")), "{e}");
         }
+        let bad_cost = TileOptions {
+            decode_cost: 101,
+            ..TileOptions::default()
+        };
+        let e = bad_cost.validate().unwrap_err().to_string();
+        assert!(e.contains("tile decode cost 101 "), "{e}");
     }
 
     #[test]

@@ -354,6 +354,7 @@ fn bad_tile_options_are_invalid_input() {
             tile_size: 16,
             predictors: vec![wcodec::Predictor::None],
             transforms: vec![wcodec::Transform::None],
+            decode_cost: 0,
         },
         ..EncodeOptions::default()
     };
@@ -379,7 +380,10 @@ fn public_test_files_are_no_larger_with_tiles() {
     {
         let source = std::fs::read(path).unwrap();
         let tiled = encode_with(&source, &EncodeOptions::default());
-        let flat = encode_with(&source, &flat_options(1 << 18));
+        let flat = encode_with(
+            &source,
+            &flat_options(wcodec::format::DEFAULT_CHUNK_SYMBOLS),
+        );
         assert!(
             tiled.len() <= flat.len(),
             "{}: {} > {}",
@@ -405,4 +409,80 @@ fn public_test_files_are_no_larger_with_tiles() {
         seen += 1;
     }
     eprintln!("{seen} public test files checked");
+}
+
+/// Bytes tiles saved on the one tensor of `file` (0 when it is stored flat), from the header's
+/// `flat_bytes` against the tiled streams.
+fn tile_saving(file: &[u8]) -> Option<u64> {
+    let a = Archive::from_bytes(file.to_vec()).unwrap();
+    let t = &a.tensors()[0];
+    t.tile_size?;
+    let p = &t.planes[0];
+    let modes = p.modes.as_ref().expect("tiled plane");
+    Some(p.flat_bytes.expect("flat_bytes") - p.bytes - modes.bytes)
+}
+
+fn with_decode_cost(decode_cost: u32) -> EncodeOptions {
+    EncodeOptions {
+        tiles: TileOptions {
+            decode_cost,
+            ..TileOptions::default()
+        },
+        ..EncodeOptions::default()
+    }
+}
+
+/// A 256 × 256 I8 smooth field under uniform noise of ±`noise`: the more noise, the less tiles
+/// save.
+fn noisy_field(noise: i32) -> Vec<u8> {
+    let v: Vec<u8> = smooth_field(256, 256, 41, noise)
+        .iter()
+        .map(|&x| x.clamp(-128, 127) as i8 as u8)
+        .collect();
+    single("w", Dtype::I8, &[256, 256], &v)
+}
+
+/// Tiles are charged their decode cost: by default a tensor where they save a little (here
+/// ~5.7% of its bytes, ~8% of its flat size) stays flat, one where they save much is still
+/// tiled, and `decode_cost: 0` restores the size-only decision.
+#[test]
+fn tiles_that_save_little_stay_flat_by_default() {
+    let n = 256 * 256;
+    let weak = noisy_field(48);
+    let saving = tile_saving(&encode_with(&weak, &with_decode_cost(0))).expect("tiled at cost 0");
+    assert!(
+        saving * 100 < u64::from(wcodec::tile::DEFAULT_TILE_DECODE_COST) * n && saving * 50 > n,
+        "the case no longer saves between 2% and the default charge: {saving} of {n}"
+    );
+    let by_default = encode_with(&weak, &EncodeOptions::default());
+    assert_eq!(
+        tile_saving(&by_default),
+        None,
+        "tiled despite its decode cost"
+    );
+    assert_eq!(decode_all(by_default).unwrap(), weak);
+
+    let strong = noisy_field(0);
+    let saving = tile_saving(&encode_with(&strong, &EncodeOptions::default()))
+        .expect("a smooth field is tiled by default");
+    assert!(saving * 100 >= u64::from(wcodec::tile::DEFAULT_TILE_DECODE_COST) * n);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    /// The charge is exactly a threshold on the saving: with any `decode_cost`, a plane is
+    /// tiled if and only if the tiles (found by the same search) save at least that percentage
+    /// of its bytes, and what it saves then is what it saves without the charge.
+    #[test]
+    fn decode_cost_is_a_threshold_on_the_saving(noise in 0i32..56, cost in 0u32..=30) {
+        let source = noisy_field(noise);
+        let n = 256 * 256u64;
+        let free = tile_saving(&encode_with(&source, &with_decode_cost(0)));
+        let charged = tile_saving(&encode_with(&source, &with_decode_cost(cost)));
+        match free {
+            Some(s) if s * 100 >= u64::from(cost) * n => prop_assert_eq!(charged, Some(s)),
+            _ => prop_assert_eq!(charged, None),
+        }
+    }
 }
