@@ -210,7 +210,7 @@ def gpu_part(args: argparse.Namespace) -> dict[str, Any]:
     try:
         if args.no_nvcomp:
             raise ImportError("--no-nvcomp")
-        import nvcomp  # noqa: F401  (only to know whether the peer can run)
+        from nvidia import nvcomp  # noqa: F401  (the module nvcomp_peer.py imports)
 
         have_nvcomp = True
     except ImportError as e:
@@ -296,8 +296,10 @@ def gpu_markdown(gpu: dict[str, Any]) -> list[str]:
             out.append(f"| {r['data']} | {r['scope']} | device-to-device copy | — | {r['gbps']} |")
         elif r.get("tool") == "nvcomp_peer":
             gbps = f"{r['bytes'] / r['decode_ms'] / 1e6:.1f}" if r.get("decode_ms") else "—"
+            # nvCOMP's data-type tags ("|u1") hold a pipe: escaped, or the table gains a column.
+            codec = str(r["codec"]).replace("|", "\\|")
             out.append(
-                f"| {Path(r['file']).name} | {r['case']} | {r['codec']} {r['path']} {r['policy']} | "
+                f"| {Path(r['file']).name} | {r['case']} | {codec} {r['path']} {r['policy']} | "
                 f"{r['chunk_size']} B | {gbps} |"
             )
     return out
