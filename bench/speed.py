@@ -122,7 +122,10 @@ def environment(args: argparse.Namespace, part: str) -> dict[str, Any]:
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": machine(),
         "commit": git_commit(),
-        "command": shlex.join(["python3", "bench/speed.py", *sys.argv[1:]]),
+        # Absolute paths become what `shown` prints: the report names no machine's folders.
+        "command": shlex.join(
+            ["python3", "bench/speed.py", *(shown(Path(a)) if a.startswith("/") else a for a in sys.argv[1:])]
+        ),
         "part": part,
     }
 

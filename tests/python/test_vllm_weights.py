@@ -1,6 +1,6 @@
 """The part of the vLLM plugin that needs no vLLM: the weight iterator its loader feeds to
 ``model.load_weights``, the entry point in the installed metadata, and lazy imports. (The loader
-inside a real vLLM is tested in ``tests/vllm``, in vLLM's own environment: ``make test-vllm``.)"""
+inside a real vLLM is tested in ``tests/vllm``, in the same test environment: ``make test-vllm``.)"""
 
 from __future__ import annotations
 
